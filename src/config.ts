@@ -1,0 +1,226 @@
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/** The actions a login can be required for, as pypiserver's `-a` names them. */
+export const ACTIONS = ['download', 'list', 'update'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** A duration: `500ms`, `1s`, `5m`, `2h`, or a bare number of seconds (handy in ECS task definitions). */
+const duration = z.union([z.number(), z.string()]).transform((raw, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(String(raw));
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 1s, 5m (got "${raw}")` });
+    return z.NEVER;
+  }
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's').toLowerCase() as 'ms'];
+  return Math.round(Number(m[1]) * factor);
+});
+
+/** A size in bytes: `1GiB`, `64MiB`, `512k`, or a bare number of bytes. */
+const size = z.union([z.number(), z.string()]).transform((raw, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(String(raw));
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `expected a size like 1GiB, 64MiB, 4096 (got "${raw}")` });
+    return z.NEVER;
+  }
+  const unit = (m[2] ?? 'b').toLowerCase()[0] as 'b' | 'k' | 'm' | 'g';
+  return Math.round(Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]);
+});
+
+const bool = z.union([z.boolean(), z.string()]).transform((raw, ctx) => {
+  if (typeof raw === 'boolean') return raw;
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  ctx.addIssue({ code: 'custom', message: `expected true or false (got "${raw}")` });
+  return z.NEVER;
+});
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** `download,list,update` or `.` for none, case-insensitive (pypiserver's `-a`). */
+const actions = z.string().transform((raw, ctx) => {
+  const v = raw.trim();
+  if (v === '.') return new Set<Action>();
+  const out = new Set<Action>();
+  for (const part of v.split(/[\s,]+/).filter(Boolean)) {
+    const a = part.toLowerCase();
+    if (!(ACTIONS as readonly string[]).includes(a)) {
+      ctx.addIssue({ code: 'custom', message: `unknown action "${part}": use a comma list of ${ACTIONS.join(', ')}, or "." for none` });
+      return z.NEVER;
+    }
+    out.add(a as Action);
+  }
+  return out;
+});
+
+interface OptionSpec {
+  flag: string;
+  env: string;
+  type: 'string' | 'boolean';
+  default?: string;
+  help: string;
+  short?: string;
+}
+
+/**
+ * The one table of options: each is a CLI flag and a `WHEELHOUSE_*` variable.
+ * The README's configuration table is written from it (`wheelhouse --help` prints it too).
+ */
+export const OPTIONS = {
+  root: { flag: 'root', short: 'r', env: 'WHEELHOUSE_ROOT', type: 'string', default: './packages', help: 'Package directory (the shared volume). Created if missing.' },
+  host: { flag: 'host', env: 'WHEELHOUSE_HOST', type: 'string', default: '0.0.0.0', help: 'Address to listen on.' },
+  port: { flag: 'port', short: 'p', env: 'WHEELHOUSE_PORT', type: 'string', default: '8080', help: 'Port to listen on.' },
+  workers: { flag: 'workers', short: 'w', env: 'WHEELHOUSE_WORKERS', type: 'string', help: 'Server processes in this task (node:cluster). Default: CPUs available.' },
+  refreshInterval: { flag: 'refresh-interval', env: 'WHEELHOUSE_REFRESH_INTERVAL', type: 'string', default: '1s', help: 'How often the generation file is read.' },
+  rescanInterval: { flag: 'rescan-interval', env: 'WHEELHOUSE_RESCAN_INTERVAL', type: 'string', default: '5m', help: 'Full rescan of the volume whatever the generation says.' },
+  healthFailAfter: { flag: 'health-fail-after', env: 'WHEELHOUSE_HEALTH_FAIL_AFTER', type: 'string', default: '30s', help: '/health turns 503 when the volume has been unreadable this long.' },
+  watch: { flag: 'watch', env: 'WHEELHOUSE_WATCH', type: 'string', default: 'auto', help: 'Watch the root with chokidar: auto (local disks only), on, off.' },
+  authenticate: { flag: 'authenticate', short: 'a', env: 'WHEELHOUSE_AUTHENTICATE', type: 'string', default: 'update', help: 'Actions that need a login: comma list of download, list, update; "." for none.' },
+  passwords: { flag: 'passwords', short: 'P', env: 'WHEELHOUSE_PASSWORDS', type: 'string', help: 'Apache htpasswd file (re-read when it changes); "." for none.' },
+  htpasswd: { flag: 'htpasswd', env: 'WHEELHOUSE_HTPASSWD', type: 'string', help: 'An htpasswd body in one value (for a Secrets Manager secret).' },
+  username: { flag: 'username', env: 'WHEELHOUSE_USERNAME', type: 'string', help: 'A single user, with --password (for ECS secrets).' },
+  password: { flag: 'password', env: 'WHEELHOUSE_PASSWORD', type: 'string', help: 'Password of --username.' },
+  uploaders: { flag: 'uploaders', env: 'WHEELHOUSE_UPLOADERS', type: 'string', help: 'Users allowed to upload and remove (comma list). Default: every user.' },
+  realm: { flag: 'realm', env: 'WHEELHOUSE_REALM', type: 'string', default: 'wheelhouse', help: 'Basic auth realm.' },
+  credentialTtl: { flag: 'credential-ttl', env: 'WHEELHOUSE_CREDENTIAL_TTL', type: 'string', default: '60s', help: 'How long a verified login is remembered.' },
+  overwrite: { flag: 'overwrite', short: 'o', env: 'WHEELHOUSE_OVERWRITE', type: 'boolean', default: 'false', help: 'Allow an upload to replace an existing file with different bytes.' },
+  maxUploadSize: { flag: 'max-upload-size', env: 'WHEELHOUSE_MAX_UPLOAD_SIZE', type: 'string', default: '1GiB', help: 'Largest file an upload may carry.' },
+  fallbackUrl: { flag: 'fallback-url', env: 'WHEELHOUSE_FALLBACK_URL', type: 'string', help: 'Redirect unknown projects here (e.g. https://pypi.org/simple/). Default: 404.' },
+  pageCacheControl: { flag: 'page-cache-control', env: 'WHEELHOUSE_PAGE_CACHE_CONTROL', type: 'string', default: 'max-age=0, must-revalidate', help: 'Cache-Control of index pages.' },
+  fileCacheControl: { flag: 'file-cache-control', env: 'WHEELHOUSE_FILE_CACHE_CONTROL', type: 'string', default: 'public, max-age=31536000, immutable', help: 'Cache-Control of distribution files.' },
+  pageCacheSize: { flag: 'page-cache-size', env: 'WHEELHOUSE_PAGE_CACHE_SIZE', type: 'string', default: '64MiB', help: 'Memory for rendered index pages.' },
+  fileCacheSize: { flag: 'file-cache-size', env: 'WHEELHOUSE_FILE_CACHE_SIZE', type: 'string', default: '64MiB', help: 'Memory for small distribution files held in RAM.' },
+  fileCacheMaxFile: { flag: 'file-cache-max-file', env: 'WHEELHOUSE_FILE_CACHE_MAX_FILE', type: 'string', default: '256KiB', help: 'Largest file held in the file cache.' },
+  maxEventLoopDelay: { flag: 'max-event-loop-delay', env: 'WHEELHOUSE_MAX_EVENT_LOOP_DELAY', type: 'string', default: '1s', help: 'Past this event-loop delay answer 503 + Retry-After; 0 disables.' },
+  shutdownTimeout: { flag: 'shutdown-timeout', env: 'WHEELHOUSE_SHUTDOWN_TIMEOUT', type: 'string', default: '25s', help: 'Graceful drain on SIGTERM (keep under ECS stopTimeout).' },
+  logLevel: { flag: 'log-level', env: 'WHEELHOUSE_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent.' },
+  trustProxy: { flag: 'trust-proxy', env: 'WHEELHOUSE_TRUST_PROXY', type: 'boolean', default: 'true', help: 'Honour X-Forwarded-* (behind an ALB).' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+const schema = z
+  .object({
+    root: z.string().min(1),
+    host: z.string().min(1),
+    port: int(0, 65535),
+    workers: z.union([z.undefined(), int(1, 256)]),
+    refreshInterval: duration.pipe(z.number().min(50, 'must be at least 50ms')),
+    rescanInterval: duration.pipe(z.number().min(1000, 'must be at least 1s')),
+    healthFailAfter: duration,
+    watch: z.enum(['auto', 'on', 'off']),
+    authenticate: actions,
+    passwords: z.string().optional(),
+    htpasswd: z.string().optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    uploaders: z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined ? null : new Set(v.split(/[\s,]+/).filter(Boolean)))),
+    realm: z.string().regex(/^[\x20-\x7e]+$/, 'printable ASCII only').refine((s) => !s.includes('"'), 'no double quotes'),
+    credentialTtl: duration,
+    overwrite: bool,
+    maxUploadSize: size.pipe(z.number().min(1)),
+    fallbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+    pageCacheControl: z.string(),
+    fileCacheControl: z.string(),
+    pageCacheSize: size,
+    fileCacheSize: size,
+    fileCacheMaxFile: size,
+    maxEventLoopDelay: duration,
+    shutdownTimeout: duration,
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    trustProxy: bool,
+  })
+  .superRefine((c, ctx) => {
+    if (Boolean(c.username) !== Boolean(c.password)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: '--username and --password go together' });
+    }
+    // pypiserver's rule: `-a .` and `-P .` come as a pair, so a typo never opens a server by accident.
+    const noAuth = c.authenticate.size === 0;
+    if (noAuth && c.passwords !== undefined && c.passwords !== '.') {
+      ctx.addIssue({ code: 'custom', path: ['passwords'], message: 'with --authenticate . the password file must be "." too' });
+    }
+    if (c.passwords === '.' && !noAuth) {
+      ctx.addIssue({ code: 'custom', path: ['authenticate'], message: 'with --passwords . use --authenticate . (a fully open server)' });
+    }
+  });
+
+type Parsed = z.output<typeof schema>;
+
+export interface Config extends Omit<Parsed, 'root' | 'workers' | 'passwords'> {
+  /** Absolute path of the package directory. */
+  root: string;
+  workers: number;
+  /** htpasswd path, or null when none is configured. */
+  passwords: string | null;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function availableCpus(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** Reads flags (win over) and environment, validates, and returns the typed config. */
+export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
+  const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
+    parseOptions[spec.flag] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}) };
+    if (spec.type === 'boolean') parseOptions[`no-${spec.flag}`] = { type: 'boolean' };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: parseOptions, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (parsed.positionals.length > 1) {
+    throw new ConfigError(`one package directory only (got ${parsed.positionals.join(', ')})`);
+  }
+
+  const raw: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(OPTIONS) as [OptionName, OptionSpec][]) {
+    const flagValue = parsed.values[spec.flag];
+    const negated = parsed.values[`no-${spec.flag}`];
+    if (negated === true) raw[name] = false;
+    else if (flagValue !== undefined) raw[name] = flagValue;
+    else if (env[spec.env] !== undefined && env[spec.env] !== '') raw[name] = env[spec.env];
+    else if (spec.default !== undefined) raw[name] = spec.default;
+  }
+  if (parsed.positionals[0] !== undefined) raw.root = parsed.positionals[0];
+
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path[0] as OptionName | undefined;
+      const spec = key ? OPTIONS[key] : undefined;
+      const where = spec ? `--${spec.flag} / ${spec.env}` : 'configuration';
+      return `${where}: ${issue.message}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  const c = result.data;
+  return {
+    ...c,
+    root: path.resolve(c.root),
+    workers: c.workers ?? availableCpus(),
+    passwords: c.passwords === undefined || c.passwords === '.' ? null : path.resolve(c.passwords),
+  };
+}
+
+/** `--help` text, from the same table. */
+export function helpText(): string {
+  const rows = (Object.values(OPTIONS) as OptionSpec[]).map((s) => {
+    const flag = `${s.short ? `-${s.short}, ` : '    '}--${s.flag}${s.type === 'string' ? ' VALUE' : ''}`;
+    const def = s.default !== undefined ? ` (default: ${s.default})` : '';
+    return `  ${flag.padEnd(34)} ${s.env.padEnd(32)} ${s.help}${def}`;
+  });
+  return ['Usage: wheelhouse [options] [package-directory]', '', ...rows, '', '  -h, --help  this text;  --version  the version'].join('\n');
+}
