@@ -1,0 +1,67 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import { Errors, isUserFacing, reasonPhrase } from './errors.js';
+import type { PackageIndex } from './index/package-index.js';
+import { metricsPlugin } from './plugins/metrics.js';
+import { pressurePlugin } from './plugins/pressure.js';
+import { homeRoutes } from './routes/home.js';
+import { opsRoutes } from './routes/ops.js';
+import { packageRoutes } from './routes/packages.js';
+import { projectJsonRoutes } from './routes/project-json.js';
+import { redirectRoutes } from './routes/redirects.js';
+import { simpleRoutes } from './routes/simple.js';
+
+export interface AppDeps {
+  index: PackageIndex;
+  logger?: FastifyServerOptions['loggerInstance'];
+}
+
+/** Builds the HTTP app over a loaded index. This file is the route table: URL -> module. */
+export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    // Fastify's own two lines per request are replaced by the one below.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // One log line per request, with its duration; never a header (credentials live there).
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip, user: (request as { user?: string }).user },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const err = error as Error & { statusCode?: number };
+    const status = isUserFacing(err) ? err.statusCode : err.statusCode ?? 500;
+    let message = err.message;
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed');
+      if (!isUserFacing(err)) message = 'Internal server error';
+    }
+    // twine shows the reason phrase; --skip-existing reads it (R37, R40).
+    reply.raw.statusMessage = reasonPhrase(message);
+    return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = new Errors.NotFound(request.url.split('?')[0]!);
+    return reply.code(404).type('text/plain; charset=utf-8').send(`${err.message}\n`);
+  });
+
+  await app.register(metricsPlugin, { index: deps.index });
+  await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
+
+  const opts = { index: deps.index, config };
+  await app.register(opsRoutes, opts); //          GET /health, GET /metrics
+  await app.register(homeRoutes, opts); //         GET /  (people)
+  await app.register(simpleRoutes, opts); //       GET /simple/, /simple/<project>/  (PEP 503 / 691)
+  await app.register(packageRoutes, opts); //      GET /packages/, /packages/<file>, /packages/<file>.metadata
+  await app.register(projectJsonRoutes, opts); //  GET /pypi/<project>/json, /pypi/<project>/<version>/json, /<project>/json
+  await app.register(redirectRoutes, opts); //     GET /<project>/ -> 303 /simple/<project>/
+  return app;
+}

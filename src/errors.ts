@@ -1,0 +1,65 @@
+import createError from '@fastify/error';
+
+/**
+ * Every error a user can meet, with its HTTP status and a message they can act on.
+ * The store and the index throw these too: they carry a status but know nothing of HTTP.
+ * The text goes in the body and, for uploads, in the status line, because twine prints
+ * `resp.reason` and `--skip-existing` reads it (R37, R40).
+ */
+export const Errors = {
+  NotFound: createError('WH_ERR_NOT_FOUND', 'Not found: %s', 404),
+  ProjectNotFound: createError('WH_ERR_PROJECT_NOT_FOUND', 'No project named "%s" on this index', 404),
+  VersionNotFound: createError('WH_ERR_VERSION_NOT_FOUND', 'Project "%s" has no version %s on this index', 404),
+  FileNotFound: createError('WH_ERR_FILE_NOT_FOUND', 'No file named "%s" on this index', 404),
+  NotAcceptable: createError(
+    'WH_ERR_NOT_ACCEPTABLE',
+    'None of the types in Accept is served here; ask for text/html, application/vnd.pypi.simple.v1+html or application/vnd.pypi.simple.v1+json',
+    406,
+  ),
+  BadFormat: createError('WH_ERR_BAD_FORMAT', 'Unknown ?format=%s; use application/vnd.pypi.simple.v1+json or application/vnd.pypi.simple.v1+html', 406),
+  RangeNotSatisfiable: createError('WH_ERR_RANGE', 'Range not satisfiable: the file has %s bytes', 416),
+
+  // Uploads (R32..R44)
+  MissingAction: createError('WH_ERR_MISSING_ACTION', "Missing ':action' field: send :action=file_upload", 400),
+  UnknownAction: createError('WH_ERR_UNKNOWN_ACTION', "Unsupported ':action' field: %s", 400),
+  Gone: createError('WH_ERR_GONE', '%s', 410),
+  BadProtocol: createError('WH_ERR_BAD_PROTOCOL', 'Unknown protocol version.', 400),
+  MissingContent: createError('WH_ERR_MISSING_CONTENT', "Missing 'content' file-field: attach the distribution file as 'content'", 400),
+  MissingField: createError('WH_ERR_MISSING_FIELD', "Missing '%s' field", 400),
+  BadFilename: createError('WH_ERR_BAD_FILENAME', 'Invalid distribution filename "%s": %s', 400),
+  NameMismatch: createError('WH_ERR_NAME_MISMATCH', '%s', 400),
+  DigestMismatch: createError('WH_ERR_DIGEST_MISMATCH', 'The digest supplied does not match a digest calculated from the uploaded file (%s).', 400),
+  BadArchive: createError('WH_ERR_BAD_ARCHIVE', 'Invalid distribution "%s": %s', 400),
+  EmptyFile: createError('WH_ERR_EMPTY_FILE', 'The uploaded file "%s" is empty', 400),
+  TooLarge: createError('WH_ERR_TOO_LARGE', 'Upload larger than the limit of %s bytes (--max-upload-size)', 413),
+  BadMultipart: createError('WH_ERR_BAD_MULTIPART', 'Malformed upload body: %s', 400),
+  FileExists: createError('WH_ERR_FILE_EXISTS', 'File already exists: %s', 409),
+  BadRequest: createError('WH_ERR_BAD_REQUEST', '%s', 400),
+
+  // Access
+  LoginRequired: createError('WH_ERR_LOGIN_REQUIRED', 'Login required: %s', 401),
+  Forbidden: createError('WH_ERR_FORBIDDEN', '%s', 403),
+  Throttled: createError('WH_ERR_THROTTLED', 'Too many failed logins from your address; try again in %s seconds', 429),
+
+  // Server state
+  NotReady: createError('WH_ERR_NOT_READY', 'The index is still loading; retry shortly', 503),
+} as const;
+
+export interface UserFacingError extends Error {
+  code: string;
+  statusCode: number;
+}
+
+export function isUserFacing(err: unknown): err is UserFacingError {
+  return (
+    err instanceof Error &&
+    typeof (err as UserFacingError).code === 'string' &&
+    (err as UserFacingError).code.startsWith('WH_ERR_') &&
+    typeof (err as UserFacingError).statusCode === 'number'
+  );
+}
+
+/** A status line must be latin-1 without CR/LF; keep it short too. */
+export function reasonPhrase(message: string): string {
+  return message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
+import closeWithGrace from 'close-with-grace';
+import { pino, type Logger } from 'pino';
+import { buildApp } from './app.js';
+import { ConfigError, helpText, loadConfig, type Config } from './config.js';
+import { PackageIndex } from './index/package-index.js';
+import { Refresher } from './index/refresher.js';
+import { PackageStore } from './store/store.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+function makeLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { pid: process.pid },
+    // Credentials travel in headers and URLs; neither is ever logged.
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'password'], censor: '[redacted]' },
+  });
+}
+
+/** One server process: load the index, keep it fresh, serve. */
+async function serve(config: Config, log: Logger): Promise<void> {
+  const store = new PackageStore(config.root, log.child({ part: 'store' }));
+  const index = new PackageIndex(store, {
+    pageCacheBytes: config.pageCacheSize,
+    fileCacheBytes: config.fileCacheSize,
+    fileCacheMaxFile: config.fileCacheMaxFile,
+    log: log.child({ part: 'index' }),
+  });
+  const app = await buildApp(config, { index, logger: log });
+  const refresher = new Refresher(index, {
+    refreshInterval: config.refreshInterval,
+    rescanInterval: config.rescanInterval,
+    watch: config.watch,
+    log: log.child({ part: 'refresher' }),
+  });
+  app.addHook('onClose', async () => refresher.stop());
+
+  closeWithGrace({ delay: config.shutdownTimeout }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'shutting down after an error');
+    else log.info({ signal }, 'shutting down: draining connections');
+    await app.close();
+  });
+
+  // Listen first so the ALB sees 503 "loading" rather than a refused connection while a large
+  // volume is scanned.
+  await app.listen({ port: config.port, host: config.host });
+  const started = performance.now();
+  await index.load();
+  await refresher.start();
+  log.info(
+    { root: config.root, projects: index.snapshot.projects.size, files: index.snapshot.fileCount, loadMs: Math.round(performance.now() - started) },
+    'index loaded',
+  );
+}
+
+/** The primary of `--workers N`: forks N servers sharing the port, replaces any that die. */
+function supervise(config: Config, log: Logger): void {
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let i = 0; i < config.workers; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+    setTimeout(fork, 500);
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping workers');
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+    const deadline = setTimeout(() => process.exit(1), config.shutdownTimeout + 2000);
+    deadline.unref();
+    const check = setInterval(() => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        clearInterval(check);
+        process.exit(0);
+      }
+    }, 50);
+  };
+  process.on('SIGTERM', stop).on('SIGINT', stop);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText());
+    return;
+  }
+  if (argv.includes('--version')) {
+    console.log(version);
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`wheelhouse: invalid configuration\n${err.message}\n\nSee wheelhouse --help.`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = makeLogger(config);
+  if (cluster.isPrimary && config.workers > 1) {
+    log.info({ workers: config.workers, port: config.port, root: config.root, version }, 'starting wheelhouse');
+    supervise(config, log);
+    return;
+  }
+  try {
+    await serve(config, log);
+  } catch (err) {
+    log.fatal({ err }, 'cannot start');
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,86 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PackageIndex } from '../index/package-index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Registry;
+  }
+}
+
+export interface MetricsOptions {
+  index: PackageIndex;
+}
+
+/**
+ * Prometheus metrics: request durations by route, and the state of the generation protocol
+ * (token, poll age, rescan time, index size, page cache), read from memory at scrape time.
+ */
+async function metrics(app: FastifyInstance, { index }: MetricsOptions): Promise<void> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'wheelhouse_process_' });
+
+  const duration = new Histogram({
+    name: 'wheelhouse_http_request_duration_seconds',
+    help: 'HTTP request durations by route',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    duration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  new Gauge({
+    name: 'wheelhouse_generation_info',
+    help: 'The generation token this process has caught up with (label), always 1',
+    labelNames: ['token'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ token: index.token ?? '' }, 1);
+    },
+  });
+  gauge('wheelhouse_generation_poll_age_seconds', 'Seconds since the generation file was last read successfully', () =>
+    index.lastPollOkAt === null ? -1 : (Date.now() - index.lastPollOkAt) / 1000,
+  );
+  gauge('wheelhouse_rescan_duration_seconds', 'Duration of the last rescan of the volume', () => (index.lastRescan?.durationMs ?? 0) / 1000);
+  gauge('wheelhouse_rescans', 'Rescans since start', () => index.rescans);
+  gauge('wheelhouse_index_files', 'Distribution files indexed', () => index.snapshot.fileCount);
+  gauge('wheelhouse_index_projects', 'Projects indexed', () => index.snapshot.projects.size);
+  gauge('wheelhouse_page_cache_entries', 'Rendered pages held in memory', () => index.pages.size);
+  gauge('wheelhouse_page_cache_bytes', 'Bytes of rendered pages held in memory', () => index.pages.bytes);
+  new Counter({
+    name: 'wheelhouse_page_cache_hits_total',
+    help: 'Index page requests answered from the page cache',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(index.pages.hits);
+    },
+  });
+  new Counter({
+    name: 'wheelhouse_page_cache_misses_total',
+    help: 'Index pages rendered',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(index.pages.misses);
+    },
+  });
+
+  app.decorate('metrics', registry);
+}
+
+export const metricsPlugin = fp(metrics, { name: 'wheelhouse-metrics', fastify: '5.x' });

@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { Errors } from '../errors.js';
+import type { PackageIndex } from '../index/package-index.js';
+import { negotiate, type PageFormat } from '../pypi/negotiate.js';
+import { normalizeName } from '../pypi/names.js';
+import { sendPage } from './conditional.js';
+
+export interface RouteOptions {
+  index: PackageIndex;
+  config: Config;
+}
+
+type FormatQuery = { Querystring: { format?: string } };
+type ProjectParams = FormatQuery & { Params: { project: string } };
+
+const querySchema = { type: 'object', properties: { format: { type: 'string' } } } as const;
+const projectSchema = {
+  querystring: querySchema,
+  params: { type: 'object', properties: { project: { type: 'string', maxLength: 200 } }, required: ['project'] },
+} as const;
+
+function pickFormat(request: FastifyRequest<FormatQuery>): PageFormat {
+  const format = negotiate(request.headers.accept, request.query.format);
+  if (format === 'bad-format') throw new Errors.BadFormat(request.query.format ?? '');
+  if (format === null) throw new Errors.NotAcceptable();
+  return format;
+}
+
+function queryString(request: FastifyRequest): string {
+  const q = request.url.indexOf('?');
+  return q === -1 ? '' : request.url.slice(q);
+}
+
+/** The simple repository API: PEP 503 HTML and PEP 691 JSON, negotiated (R1..R20). */
+export async function simpleRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+  const list = { action: 'list' as const };
+
+  app.get('/simple', { config: list }, async (request, reply) => reply.redirect(`/simple/${queryString(request)}`, 301));
+
+  app.get<FormatQuery>('/simple/', { config: list, schema: { querystring: querySchema } }, async (request, reply) =>
+    sendPage(request, reply, index.rootPage(pickFormat(request)), config.pageCacheControl),
+  );
+
+  // Missing slash or a non-normalized name: one 301 to the canonical URL (R4, R5).
+  app.get<ProjectParams>('/simple/:project', { config: list, schema: projectSchema }, async (request, reply) =>
+    reply.redirect(`/simple/${encodeURIComponent(normalizeName(request.params.project))}/${queryString(request)}`, 301),
+  );
+
+  app.get<ProjectParams>('/simple/:project/', { config: list, schema: projectSchema }, async (request, reply) => {
+    const name = normalizeName(request.params.project);
+    if (name !== request.params.project) {
+      return reply.redirect(`/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
+    }
+    const project = index.project(name);
+    if (!project) return notFound(reply, name, config);
+    return sendPage(request, reply, index.projectPage(project, pickFormat(request)), config.pageCacheControl);
+  });
+}
+
+/** Unknown project: 404 (R6), or the operator's fallback index when one is configured. */
+function notFound(reply: FastifyReply, name: string, config: Config): FastifyReply {
+  if (config.fallbackUrl) {
+    return reply.redirect(`${config.fallbackUrl.replace(/\/+$/, '')}/${encodeURIComponent(name)}/`, 303);
+  }
+  throw new Errors.ProjectNotFound(name);
+}
