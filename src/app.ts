@@ -9,6 +9,8 @@ import { opsRoutes } from './routes/ops.js';
 import { packageRoutes } from './routes/packages.js';
 import { projectJsonRoutes } from './routes/project-json.js';
 import { redirectRoutes } from './routes/redirects.js';
+import { uploadRoutes } from './routes/upload.js';
+import { yankRoutes } from './routes/yank.js';
 import { simpleRoutes } from './routes/simple.js';
 
 export interface AppDeps {
@@ -62,6 +64,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(simpleRoutes, opts); //       GET /simple/, /simple/<project>/  (PEP 503 / 691)
   await app.register(packageRoutes, opts); //      GET /packages/, /packages/<file>, /packages/<file>.metadata
   await app.register(projectJsonRoutes, opts); //  GET /pypi/<project>/json, /pypi/<project>/<version>/json, /<project>/json
+  await app.register(uploadRoutes, opts); //       POST /, /legacy/ (twine, poetry: upload, remove_pkg), DELETE /packages/<file>
+  await app.register(yankRoutes, opts); //         PUT|DELETE /api/yank/<project>/<version>  (PEP 592)
   await app.register(redirectRoutes, opts); //     GET /<project>/ -> 303 /simple/<project>/
   return app;
 }
