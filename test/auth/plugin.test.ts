@@ -1,0 +1,187 @@
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Credentials } from '../../src/auth/credentials.js';
+import { loadConfig } from '../../src/config.js';
+import authPlugin, { type ThrottleOptions } from '../../src/plugins/auth.js';
+
+const schemes = fileURLToPath(new URL('../fixtures/htpasswd/schemes.htpasswd', import.meta.url));
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+const silent = { info() {}, warn() {}, error() {} };
+
+const apps: FastifyInstance[] = [];
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.close();
+});
+
+/** A small app with one route per action, behind the real plugin and the fixture users. */
+async function testApp(argv: string[], throttle?: Partial<ThrottleOptions>) {
+  // --workers is given because loadConfig currently rejects it missing when the env is empty.
+  const config = loadConfig(['--workers', '1', '--realm', 'team index', ...argv], {});
+  const credentials = await Credentials.load(config, silent);
+  const logs: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  const app = Fastify({ logger: { level: 'warn', stream } });
+  apps.push(app);
+  await app.register(authPlugin, { config, credentials, ...(throttle ? { throttle } : {}) });
+  const who = async (request: { user?: string }) => ({ user: request.user ?? null });
+  app.get('/simple/', { config: { action: 'list' } }, who);
+  app.get('/packages/demo-1.0.tar.gz', { config: { action: 'download' } }, who);
+  app.post('/', { config: { action: 'update' } }, who);
+  app.get('/health', who);
+  await app.ready();
+  return { app, credentials, logs };
+}
+
+describe('auth plugin', () => {
+  it('asks for a login with 401 and WWW-Authenticate when no credentials are sent', async () => {
+    const { app } = await testApp(['-P', schemes, '-a', 'list,update']);
+    const res = await app.inject({ url: '/simple/', headers: { host: 'pypi.example:8080' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Basic realm="team index"');
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.body).toContain('pip install --index-url http://USER:PASS@pypi.example:8080/simple/');
+    expect(res.statusMessage).toMatch(/^Login required/);
+  });
+
+  it('answers 401 with the challenge on a wrong password, so pip asks again', async () => {
+    const { app } = await testApp(['-P', schemes, '-a', 'list']);
+    const res = await app.inject({ url: '/simple/', headers: { authorization: basic('bcrypt', 'wrong') } });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Basic realm="team index"');
+    expect(res.body).toContain('Invalid user name or password');
+  });
+
+  it('answers 401 to an Authorization header that is not Basic', async () => {
+    const { app } = await testApp(['-P', schemes, '-a', 'list']);
+    const res = await app.inject({ url: '/simple/', headers: { authorization: 'Bearer abc' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.body).toContain('not HTTP Basic');
+  });
+
+  it('lets a right password through and names the user on the request', async () => {
+    const { app } = await testApp(['-P', schemes, '-a', 'list,download']);
+    for (const url of ['/simple/', '/packages/demo-1.0.tar.gz']) {
+      const res = await app.inject({ url, headers: { authorization: basic('bcrypt', 'correct:horse') } });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.json()).toEqual({ user: 'bcrypt' });
+    }
+  });
+
+  it('refuses an upload with 403 from a user not in --uploaders, without a challenge', async () => {
+    const { app } = await testApp(['-P', schemes, '-a', 'update', '--uploaders', 'apr1']);
+    const denied = await app.inject({ method: 'POST', url: '/', headers: { authorization: basic('sha', 'sha secret') } });
+    expect(denied.statusCode).toBe(403);
+    expect(denied.headers['www-authenticate']).toBeUndefined();
+    expect(denied.body).toContain('User "sha" may not upload');
+    // twine prints the reason phrase (R40).
+    expect(denied.statusMessage).toContain('may not upload');
+    const allowed = await app.inject({ method: 'POST', url: '/', headers: { authorization: basic('apr1', 'apr1 secret') } });
+    expect(allowed.statusCode).toBe(200);
+    expect(allowed.json()).toEqual({ user: 'apr1' });
+  });
+
+  it('asks for no login on an action not in --authenticate, nor on routes without an action', async () => {
+    const { app, credentials } = await testApp(['-P', schemes, '-a', 'update']);
+    for (const url of ['/simple/', '/packages/demo-1.0.tar.gz', '/health']) {
+      const res = await app.inject({ url, headers: { authorization: basic('bcrypt', 'wrong') } });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.json()).toEqual({ user: null });
+    }
+    expect(credentials.stats.verifications).toBe(0);
+    expect((await app.inject({ method: 'POST', url: '/' })).statusCode).toBe(401);
+  });
+
+  it('serves everything without a login when --authenticate is "."', async () => {
+    const config = loadConfig(['--workers', '1', '-a', '.', '-P', '.'], {});
+    const app = Fastify();
+    apps.push(app);
+    await app.register(authPlugin, { config, credentials: null });
+    app.post('/', { config: { action: 'update' } }, async () => 'ok');
+    expect((await app.inject({ method: 'POST', url: '/' })).statusCode).toBe(200);
+  });
+
+  it('refuses to start when logins are required but no credentials are given', async () => {
+    const config = loadConfig(['--workers', '1', '-a', 'update', '--username', 'u', '--password', 'p'], {});
+    const app = Fastify();
+    apps.push(app);
+    await expect(app.register(authPlugin, { config, credentials: null }).ready()).rejects.toThrow(/no credentials were loaded/);
+  });
+
+  it('throttles with 429 and Retry-After after 10 failed logins of a user from one address', async () => {
+    const { app, credentials } = await testApp(['-P', schemes, '-a', 'list']);
+    const from = (ip: string, authorization: string) => app.inject({ url: '/simple/', remoteAddress: ip, headers: { authorization } });
+    for (let i = 0; i < 10; i++) expect((await from('10.0.0.1', basic('apr1', `guess ${i}`))).statusCode).toBe(401);
+    const verificationsBefore = credentials.stats.verifications;
+
+    const throttled = await from('10.0.0.1', basic('apr1', 'guess 11'));
+    expect(throttled.statusCode).toBe(429);
+    const retryAfter = Number(throttled.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(59);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(throttled.body).toContain(`try again in ${retryAfter} seconds`);
+    // Even the right password waits: otherwise the throttle would not slow guessing.
+    expect((await from('10.0.0.1', basic('apr1', 'apr1 secret'))).statusCode).toBe(429);
+    expect(credentials.stats.verifications).toBe(verificationsBefore);
+
+    // Other users behind the same NAT address, and the same user elsewhere, are not punished.
+    expect((await from('10.0.0.1', basic('sha', 'sha secret'))).statusCode).toBe(200);
+    expect((await from('10.0.0.2', basic('apr1', 'apr1 secret'))).statusCode).toBe(200);
+  });
+
+  it('counts only failures: many correct logins from one address never throttle it', async () => {
+    const { app } = await testApp(['-P', schemes, '-a', 'list']);
+    const from = (authorization: string) => app.inject({ url: '/simple/', remoteAddress: '10.0.0.9', headers: { authorization } });
+    for (let i = 0; i < 100; i++) expect((await from(basic('sha', 'sha secret'))).statusCode).toBe(200);
+    for (let i = 0; i < 9; i++) expect((await from(basic('sha', 'nope'))).statusCode).toBe(401);
+    expect((await from(basic('sha', 'sha secret'))).statusCode).toBe(200);
+  });
+
+  it('bounds guessing across user names from one address', async () => {
+    const { app } = await testApp(['-P', schemes, '-a', 'list'], { maxFailuresPerAddress: 20 });
+    const from = (authorization: string) => app.inject({ url: '/simple/', remoteAddress: '10.0.0.5', headers: { authorization } });
+    for (let i = 0; i < 20; i++) expect((await from(basic(`user${i}`, 'x'))).statusCode).toBe(401);
+    expect((await from(basic('sha', 'sha secret'))).statusCode).toBe(429);
+  });
+
+  it('lets a throttled address in again when the window ends', async () => {
+    const { app } = await testApp(['-P', schemes, '-a', 'list'], { maxFailures: 2, windowMs: 300 });
+    const send = (authorization: string) => app.inject({ url: '/simple/', headers: { authorization } });
+    await send(basic('sha', 'a'));
+    await send(basic('sha', 'b'));
+    const throttled = await send(basic('sha', 'sha secret'));
+    expect(throttled.statusCode).toBe(429);
+    expect(throttled.headers['retry-after']).toBe('1');
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await send(basic('sha', 'sha secret'))).statusCode).toBe(200);
+  });
+
+  it('logs failed logins with user, address and reason, never the password or header', async () => {
+    const { app, logs } = await testApp(['-P', schemes, '-a', 'list']);
+    const authorization = basic('bcrypt', 'S3cret-guess');
+    await app.inject({ url: '/simple/', remoteAddress: '10.1.2.3', headers: { authorization } });
+    await app.inject({ url: '/simple/', remoteAddress: '10.1.2.3', headers: { authorization: basic('ghost', 'S3cret-guess') } });
+    const failures = logs.filter((l) => l.msg === 'login failed');
+    expect(failures).toMatchObject([
+      { user: 'bcrypt', ip: '10.1.2.3', reason: 'wrong password' },
+      { user: 'ghost', ip: '10.1.2.3', reason: 'unknown user' },
+    ]);
+    const all = JSON.stringify(logs);
+    expect(all).not.toContain('S3cret-guess');
+    expect(all).not.toContain(authorization.slice(6));
+  });
+
+  it('costs one verification for a burst of 510 requests with the same credential', async () => {
+    const { app, credentials } = await testApp(['-P', schemes, '-a', 'list,download']);
+    const authorization = basic('bcrypt', 'correct:horse');
+    const responses = await Promise.all(Array.from({ length: 510 }, () => app.inject({ url: '/simple/', headers: { authorization } })));
+    expect(responses.every((r) => r.statusCode === 200)).toBe(true);
+    expect(credentials.stats.verifications).toBe(1);
+  });
+});
