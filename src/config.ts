@@ -107,7 +107,7 @@ const schema = z
     root: z.string().min(1),
     host: z.string().min(1),
     port: int(0, 65535),
-    workers: z.union([z.undefined(), int(1, 256)]),
+    workers: int(1, 256).optional(),
     refreshInterval: duration.pipe(z.number().min(50, 'must be at least 50ms')),
     rescanInterval: duration.pipe(z.number().min(1000, 'must be at least 1s')),
     healthFailAfter: duration,

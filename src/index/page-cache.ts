@@ -11,7 +11,8 @@ export interface Page {
   contentType: string;
 }
 
-const GZIP_MIN = 1024;
+// Below this, gzip saves less than the header and framing cost.
+const GZIP_MIN = 512;
 
 export function makePage(text: string, contentType: string): Page {
   const body = Buffer.from(text, 'utf8');

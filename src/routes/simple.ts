@@ -21,7 +21,8 @@ const projectSchema = {
 } as const;
 
 function pickFormat(request: FastifyRequest<FormatQuery>): PageFormat {
-  const format = negotiate(request.headers.accept, request.query.format);
+  // `?format=application/vnd.pypi.simple.v1+json` typed unencoded decodes its '+' as a space.
+  const format = negotiate(request.headers.accept, request.query.format?.replace(/ /g, '+'));
   if (format === 'bad-format') throw new Errors.BadFormat(request.query.format ?? '');
   if (format === null) throw new Errors.NotAcceptable();
   return format;
