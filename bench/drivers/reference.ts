@@ -41,6 +41,8 @@ export interface BurstResult {
   /** From the tick's start until its last client finished. */
   drainMs: number;
   failedSamples: number;
+  /** completion[k] = ms from the tick start until k % of its clients had finished (k = 0..100). */
+  completion: number[];
 }
 
 export interface ReferenceResult {
@@ -131,11 +133,13 @@ export async function runReference(opts: ReferenceOptions): Promise<ReferenceRes
       const tickStart = Date.now();
       const before = samples.length;
       clients += n;
-      await Promise.all(Array.from({ length: n }, () => client()));
+      const done: number[] = [];
+      await Promise.all(Array.from({ length: n }, () => client().then(() => done.push(Date.now() - tickStart))));
       const drainMs = Date.now() - tickStart;
       const failed = samples.slice(before).filter((s) => !s.ok).length;
       if (n === params.burstClients) {
-        bursts.push({ tick, clients: n, drainMs, failedSamples: failed });
+        const completion = Array.from({ length: 101 }, (_, k) => done[Math.min(n - 1, Math.max(0, Math.ceil((k / 100) * n) - 1))] ?? 0);
+        bursts.push({ tick, clients: n, drainMs, failedSamples: failed, completion });
         log(`  tick ${tick}: burst of ${n} clients drained in ${(drainMs / 1000).toFixed(2)} s, ${failed} failed samples`);
       }
       const elapsedS = Math.floor(drainMs / 1000);

@@ -1,0 +1,174 @@
+/** Turns the per-run JSON results into the Markdown comparison (medians over runs). */
+import { cpus, totalmem } from 'node:os';
+import type { AutocannonResult } from './drivers/autocannon.js';
+import type { PiplikeResult } from './drivers/piplike.js';
+import type { ReferenceResult } from './drivers/reference.js';
+import { median } from './lib/stats.js';
+
+export interface FsOpsResult {
+  profile: 'fsops';
+  target: string;
+  batches: Array<{ batch: string; requests: number; opsPerRequest: number; byOp: Record<string, number> }>;
+}
+
+export interface OverloadResult {
+  profile: 'overload';
+  target: string;
+  reference: ReferenceResult;
+  healthAfter: number | string;
+}
+
+export type Tagged<T> = T & { target: string; run: number };
+
+export interface Collected {
+  reference: Array<Tagged<ReferenceResult>>;
+  piplike: Array<Tagged<PiplikeResult>>;
+  autocannon: Array<Tagged<AutocannonResult>>;
+  fsops: FsOpsResult[];
+  overload: OverloadResult[];
+  notes: string[];
+}
+
+const ms = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
+const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+function groupBy<T extends { target: string }>(xs: T[], key: (x: T) => string = (x) => x.target): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of xs) out.set(key(x), [...(out.get(key(x)) ?? []), x]);
+  return out;
+}
+
+const med = <T>(xs: T[], f: (x: T) => number): number => median(xs.map(f));
+
+export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: string; runs: number }): string {
+  const cpu = cpus();
+  const lines: string[] = [];
+  lines.push(`# Wheelhouse burst bench, ${meta.startedAt}`);
+  lines.push('');
+  lines.push(
+    `Machine: ${cpu.length} x ${cpu[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}. ` +
+      'The load driver runs on the same machine and takes CPU from the server under test.' +
+      (meta.runs > 1 ? ` Figures are medians of ${meta.runs} runs.` : ''),
+  );
+  lines.push('');
+  lines.push(`Command: \`npm run bench -- ${meta.args}\``);
+
+  if (c.reference.length) {
+    const p = c.reference[0]!.params;
+    lines.push('');
+    lines.push('## Reference profile (the published stress test)');
+    lines.push('');
+    lines.push(
+      `${p.durationS} s of ${p.tickS} s ticks; every ${p.burstEvery}th tick starts ${p.burstClients} clients, the others ${p.idleClients}; ` +
+        `each client: GET /{pkg}/ (303 followed), /simple/{pkg}/, /packages/…-2.0.0 wheel; one keep-alive pool of ${p.poolSockets} sockets; ` +
+        'Basic auth on every request; latency percentiles over successful samples.',
+    );
+    lines.push('');
+    lines.push('| target | samples | HTTP calls | failed | error rate | 5xx | p50 | p95 | p99 | max | burst drain (median / worst) |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| pypiserver, published (2 x c6a.xlarge, 12 tasks, 48 workers) | 6,273 | | | 0.05% | | | 14 s | 20 s | | |');
+    for (const [target, runs] of groupBy(c.reference)) {
+      const drains = runs.flatMap((r) => r.bursts.map((b) => b.drainMs));
+      lines.push(
+        `| ${target} | ${int(med(runs, (r) => r.samples))} | ${int(med(runs, (r) => r.httpCalls))} | ${int(med(runs, (r) => r.failedSamples))} | ` +
+          `${pct(med(runs, (r) => r.errorRate))} | ${int(med(runs, (r) => r.status5xx))} | ${ms(med(runs, (r) => r.latency.p50))} | ` +
+          `${ms(med(runs, (r) => r.latency.p95))} | ${ms(med(runs, (r) => r.latency.p99))} | ${ms(med(runs, (r) => r.latency.max))} | ` +
+          `${ms(median(drains))} / ${ms(Math.max(0, ...drains))} |`,
+      );
+    }
+    lines.push('');
+    lines.push('Per step (p95): ');
+    lines.push('');
+    lines.push('| target | GET /{pkg}/ + 303 | GET /simple/{pkg}/ | GET /packages/{file} | driver CPU s |');
+    lines.push('|---|---:|---:|---:|---:|');
+    for (const [target, runs] of groupBy(c.reference)) {
+      const step = (s: string) => ms(med(runs, (r) => r.perStep[s]?.p95 ?? 0));
+      lines.push(`| ${target} | ${step('redirect')} | ${step('simple')} | ${step('download')} | ${med(runs, (r) => r.driverCpuS).toFixed(1)} |`);
+    }
+    const failures = c.reference.filter((r) => r.failedSamples > 0);
+    if (failures.length) {
+      lines.push('');
+      lines.push('Failures: ' + failures.map((r) => `${r.target} run ${r.run}: ${JSON.stringify(r.failures)}`).join('; '));
+    }
+  }
+
+  if (c.piplike.length) {
+    const p = c.piplike[0]!.params;
+    lines.push('');
+    lines.push('## Pip-like burst (real wheels)');
+    lines.push('');
+    lines.push(
+      `${p.clients} clients at once, each on its own connection: project page, PEP 658 metadata (JSON mode), wheel with its sha256 checked; ` +
+        `${p.distinctFiles} distinct real wheels.`,
+    );
+    lines.push('');
+    lines.push('| target | mode | clients | installed | failed requests | drain | MB moved | p50 | p95 | p99 | page p95 | download p95 |');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [, runs] of groupBy(c.piplike, (r) => `${r.target} ${r.params.mode}`)) {
+      const r0 = runs[0]!;
+      lines.push(
+        `| ${r0.target} | ${r0.params.mode} | ${r0.clients} | ${int(med(runs, (r) => r.installed))} | ${int(med(runs, (r) => r.failedRequests))} | ` +
+          `${ms(med(runs, (r) => r.drainMs))} | ${(med(runs, (r) => r.downloadedBytes) / 1e6).toFixed(0)} | ${ms(med(runs, (r) => r.latency.p50))} | ` +
+          `${ms(med(runs, (r) => r.latency.p95))} | ${ms(med(runs, (r) => r.latency.p99))} | ${ms(med(runs, (r) => r.perStep.page?.p95 ?? 0))} | ` +
+          `${ms(med(runs, (r) => r.perStep.download?.p95 ?? 0))} |`,
+      );
+    }
+  }
+
+  if (c.autocannon.length) {
+    const p = c.autocannon[0]!.params;
+    lines.push('');
+    lines.push(`## Throughput (autocannon, ${p.connections} connections, ${p.durationS} s per URL)`);
+    lines.push('');
+    lines.push('| target | /simple/{pkg}/ req/s | p50 | p99 | /packages/{small wheel} req/s | p50 | p99 | non-2xx + errors |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [target, runs] of groupBy(c.autocannon)) {
+      const get = (name: string, f: (x: AutocannonResult['cases'][number]) => number) =>
+        med(runs, (r) => f(r.cases.find((x) => x.name === name) ?? ({} as never)) ?? 0);
+      const bad = med(runs, (r) => r.cases.reduce((s, x) => s + x.non2xx + x.errors, 0));
+      lines.push(
+        `| ${target} | ${int(get('simple', (x) => x.reqPerS))} | ${ms(get('simple', (x) => x.p50))} | ${ms(get('simple', (x) => x.p99))} | ` +
+          `${int(get('package', (x) => x.reqPerS))} | ${ms(get('package', (x) => x.p50))} | ${ms(get('package', (x) => x.p99))} | ${int(bad)} |`,
+      );
+    }
+  }
+
+  if (c.fsops.length) {
+    lines.push('');
+    lines.push('## File-system operations per request (EFS-like mount, steady state)');
+    lines.push('');
+    lines.push('| target | batch | requests | FS ops / request | by operation (total) |');
+    lines.push('|---|---|---:|---:|---|');
+    for (const f of c.fsops) {
+      for (const b of f.batches) {
+        const by = Object.entries(b.byOp).filter(([, n]) => n > 0).map(([op, n]) => `${op} ${n}`).join(', ') || 'none';
+        lines.push(`| ${f.target} | ${b.batch} | ${b.requests} | ${b.opsPerRequest.toFixed(3)} | ${by} |`);
+      }
+    }
+  }
+
+  if (c.overload.length) {
+    lines.push('');
+    lines.push('## Overload (the burst at 5x)');
+    lines.push('');
+    lines.push('| target | clients | samples | failed | failures by status | 503 with Retry-After | p95 | drain | /health after |');
+    lines.push('|---|---:|---:|---:|---|---:|---:|---:|---|');
+    for (const o of c.overload) {
+      const r = o.reference;
+      lines.push(
+        `| ${o.target} | ${int(r.clients)} | ${int(r.samples)} | ${int(r.failedSamples)} | ${JSON.stringify(r.failures)} | ${int(r.retryAfter503)} | ` +
+          `${ms(r.latency.p95)} | ${ms(r.bursts[0]?.drainMs ?? 0)} | ${o.healthAfter} |`,
+      );
+    }
+  }
+
+  if (c.notes.length) {
+    lines.push('');
+    lines.push('## Notes');
+    lines.push('');
+    for (const n of c.notes) lines.push(`- ${n}`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
