@@ -9,8 +9,7 @@ import { type AuthLogger, Credentials, assertAuthConfig, parseBasicAuth } from '
 import { loadConfig } from '../../src/config.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/htpasswd/${name}`, import.meta.url));
-// --workers is given because loadConfig currently rejects it missing when the env is empty.
-const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(['--workers', '1', ...argv], env);
+const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env);
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
 /** Keeps what was logged so tests can read it. */

@@ -17,8 +17,7 @@ afterEach(async () => {
 
 /** A small app with one route per action, behind the real plugin and the fixture users. */
 async function testApp(argv: string[], throttle?: Partial<ThrottleOptions>) {
-  // --workers is given because loadConfig currently rejects it missing when the env is empty.
-  const config = loadConfig(['--workers', '1', '--realm', 'team index', ...argv], {});
+  const config = loadConfig(['--realm', 'team index', ...argv], {});
   const credentials = await Credentials.load(config, silent);
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
@@ -99,7 +98,7 @@ describe('auth plugin', () => {
   });
 
   it('serves everything without a login when --authenticate is "."', async () => {
-    const config = loadConfig(['--workers', '1', '-a', '.', '-P', '.'], {});
+    const config = loadConfig(['-a', '.', '-P', '.'], {});
     const app = Fastify();
     apps.push(app);
     await app.register(authPlugin, { config, credentials: null });
@@ -108,7 +107,7 @@ describe('auth plugin', () => {
   });
 
   it('refuses to start when logins are required but no credentials are given', async () => {
-    const config = loadConfig(['--workers', '1', '-a', 'update', '--username', 'u', '--password', 'p'], {});
+    const config = loadConfig(['-a', 'update', '--username', 'u', '--password', 'p'], {});
     const app = Fastify();
     apps.push(app);
     await expect(app.register(authPlugin, { config, credentials: null }).ready()).rejects.toThrow(/no credentials were loaded/);
