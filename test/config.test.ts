@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, OPTIONS } from '../src/config.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig([], {});
+    expect(c.root.endsWith('/packages')).toBe(true);
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.refreshInterval).toBe(1000);
+    expect(c.rescanInterval).toBe(300_000);
+    expect([...c.authenticate]).toEqual(['update']);
+    expect(c.maxUploadSize).toBe(1024 ** 3);
+    expect(c.workers).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads every option from WHEELHOUSE_* variables, and flags win over them', () => {
+    const env = { WHEELHOUSE_PORT: '9000', WHEELHOUSE_REFRESH_INTERVAL: '250ms', WHEELHOUSE_AUTHENTICATE: 'list,update', WHEELHOUSE_PASSWORDS: '/x/htpasswd', WHEELHOUSE_OVERWRITE: 'true' };
+    const c = loadConfig(['--port', '9001'], env);
+    expect(c.port).toBe(9001);
+    expect(c.refreshInterval).toBe(250);
+    expect([...c.authenticate].sort()).toEqual(['list', 'update']);
+    expect(c.passwords).toBe('/x/htpasswd');
+    expect(c.overwrite).toBe(true);
+    expect(loadConfig(['--no-overwrite'], env).overwrite).toBe(false);
+  });
+
+  it.each([
+    [['--port', '70000'], '--port / WHEELHOUSE_PORT'],
+    [['--refresh-interval', 'soon'], '--refresh-interval / WHEELHOUSE_REFRESH_INTERVAL'],
+    [['--authenticate', 'upload'], '--authenticate / WHEELHOUSE_AUTHENTICATE'],
+    [['--max-upload-size', 'lots'], '--max-upload-size / WHEELHOUSE_MAX_UPLOAD_SIZE'],
+    [['--authenticate', '.', '--passwords', '/etc/htpasswd'], '--passwords / WHEELHOUSE_PASSWORDS'],
+    [['--username', 'ci'], '--password / WHEELHOUSE_PASSWORD'],
+    [['--fallback-url', 'ftp://x'], '--fallback-url / WHEELHOUSE_FALLBACK_URL'],
+    [['--bogus'], "Unknown option '--bogus'"],
+  ])('stops on %j with a message naming the option', (argv, naming) => {
+    expect(() => loadConfig(argv, {})).toThrow(ConfigError);
+    expect(() => loadConfig(argv, {})).toThrow(naming);
+  });
+
+  it('documents every option in the README', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const spec of Object.values(OPTIONS)) {
+      expect(readme, spec.flag).toContain(`\`--${spec.flag}\``);
+      expect(readme, spec.env).toContain(`\`${spec.env}\``);
+    }
+  });
+});
