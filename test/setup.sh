@@ -10,11 +10,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${WHEELHOUSE_TEST_CACHE:-$HOME/.cache/wheelhouse-test}
 mkdir -p "$CACHE"
 LOG="$CACHE/setup.log"
-: >"$LOG"
 
 # Several test runs may start at once on one machine; the second waits for the first.
 exec 9>"$CACHE/.setup.lock"
 flock 9
+: >"$LOG"
+rm -rf "$CACHE"/dists-build.* # left by a run that was killed
 
 fail() {
   echo "test/setup.sh: $*" >&2
@@ -43,12 +44,45 @@ done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   run apt-get update -q
-  run apt-get install -y -q --no-install-recommends "${missing[@]}"
+  run apt-get install -y -q "${missing[@]}"
 fi
 
 if [[ -f "$ROOT/test/setup-fuse.sh" ]]; then
   bash "$ROOT/test/setup-fuse.sh" >>"$LOG" 2>&1 || fail "test/setup-fuse.sh failed"
 fi
+
+# --- test distributions -----------------------------------------------------------------------
+build_dists() {
+  # Rebuilt when any fixture source (or the Debian setuptools doing the build) changes.
+  PROJECTS="$ROOT/test/fixtures/projects"
+  DISTS="$CACHE/dists"
+  want=$( (cd "$PROJECTS" && find . -type f -print0 | sort -z | xargs -0 sha256sum;
+    dpkg-query -W -f='${Version}' python3-setuptools) | sha256sum | cut -d' ' -f1)
+  if [[ $(cat "$DISTS/.fixtures-hash" 2>/dev/null) != "$want" ]]; then
+    work=$(mktemp -d "$CACHE/dists-build.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    mkdir -p "$work/src" "$work/out"
+    # Build from copies: setuptools writes build/ and *.egg-info next to the sources.
+    cp -r "$PROJECTS"/. "$work/src/"
+    export LOG work
+    # Debian's python3 with its setuptools; --no-isolation because no index is reachable.
+    # Each build logs apart; only a failed one's output goes to the shared log.
+    ls "$work/src" | xargs -P 2 -I{} sh -c \
+      'cd "$work/src/{}" && /usr/bin/python3 -m build --no-isolation --outdir "$work/out" . >"$work/{}.log" 2>&1 \
+        || { echo "=== building {} ===" >>"$LOG"; cat "$work/{}.log" >>"$LOG"; exit 1; }' \
+      || fail "building the test distributions from test/fixtures/projects failed"
+    # The same wheel under its normalized file name, beside the legacy-style one setuptools writes.
+    cp "$work/out/WHTest_Odd.Name-1.0-py2.py3-none-any.whl" "$work/out/whtest_odd_name-1.0-py2.py3-none-any.whl" \
+      || fail "WHTest_Odd.Name wheel missing"
+    echo "$want" >"$work/out/.fixtures-hash"
+    rm -rf "$DISTS"
+    mv "$work/out" "$DISTS"
+  fi
+}
+
+# Building takes longer than the pips: both at once.
+build_dists &
+dists_pid=$!
 
 # --- pips -------------------------------------------------------------------------------------
 # Environment for every Python run here: the machine's pip config points at local mirrors,
@@ -130,27 +164,4 @@ fi
 } >"$CACHE/pips.json.tmp"
 mv "$CACHE/pips.json.tmp" "$CACHE/pips.json"
 
-# --- test distributions -----------------------------------------------------------------------
-# Rebuilt when any fixture source (or the Debian setuptools doing the build) changes.
-PROJECTS="$ROOT/test/fixtures/projects"
-DISTS="$CACHE/dists"
-want=$( (cd "$PROJECTS" && find . -type f -print0 | sort -z | xargs -0 sha256sum;
-  dpkg-query -W -f='${Version}' python3-setuptools) | sha256sum | cut -d' ' -f1)
-if [[ $(cat "$DISTS/.fixtures-hash" 2>/dev/null) != "$want" ]]; then
-  work=$(mktemp -d "$CACHE/dists-build.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-  mkdir -p "$work/src" "$work/out"
-  # Build from copies: setuptools writes build/ and *.egg-info next to the sources.
-  cp -r "$PROJECTS"/. "$work/src/"
-  export LOG work
-  # Debian's python3 with its setuptools; --no-isolation because no index is reachable.
-  ls "$work/src" | xargs -P 2 -I{} sh -c \
-    'cd "$work/src/{}" && /usr/bin/python3 -m build --no-isolation --outdir "$work/out" . >>"$LOG" 2>&1' \
-    || fail "building the test distributions failed"
-  # The same wheel under its normalized file name, beside the legacy-style one setuptools writes.
-  cp "$work/out/WHTest_Odd.Name-1.0-py2.py3-none-any.whl" "$work/out/whtest_odd_name-1.0-py2.py3-none-any.whl" \
-    || fail "WHTest_Odd.Name wheel missing"
-  echo "$want" >"$work/out/.fixtures-hash"
-  rm -rf "$DISTS"
-  mv "$work/out" "$DISTS"
-fi
+wait "$dists_pid" || exit 1
