@@ -1,7 +1,9 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
-import { Errors, isUserFacing, reasonPhrase } from './errors.js';
+import type { Credentials } from './auth/credentials.js';
 import type { PackageIndex } from './index/package-index.js';
+import authPlugin from './plugins/auth.js';
+import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { pressurePlugin } from './plugins/pressure.js';
 import { homeRoutes } from './routes/home.js';
@@ -15,6 +17,8 @@ import { simpleRoutes } from './routes/simple.js';
 
 export interface AppDeps {
   index: PackageIndex;
+  /** Null when no action needs a login. */
+  credentials?: Credentials | null;
   logger?: FastifyServerOptions['loggerInstance'];
 }
 
@@ -33,29 +37,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   // One log line per request, with its duration; never a header (credentials live there).
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip, user: (request as { user?: string }).user },
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip, user: request.user },
       'request',
     );
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    const err = error as Error & { statusCode?: number };
-    const status = isUserFacing(err) ? err.statusCode : err.statusCode ?? 500;
-    let message = err.message;
-    if (status >= 500) {
-      request.log.error({ err }, 'request failed');
-      if (!isUserFacing(err)) message = 'Internal server error';
-    }
-    // twine shows the reason phrase; --skip-existing reads it (R37, R40).
-    reply.raw.statusMessage = reasonPhrase(message);
-    return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const err = new Errors.NotFound(request.url.split('?')[0]!);
-    return reply.code(404).type('text/plain; charset=utf-8').send(`${err.message}\n`);
-  });
-
+  await app.register(errorsPlugin);
   await app.register(metricsPlugin, { index: deps.index });
+  await app.register(authPlugin, { config, credentials: deps.credentials ?? null });
   await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
 
   const opts = { index: deps.index, config };

@@ -37,7 +37,13 @@ export const Errors = {
   BadRequest: createError('WH_ERR_BAD_REQUEST', '%s', 400),
 
   // Access
-  LoginRequired: createError('WH_ERR_LOGIN_REQUIRED', 'Login required: %s', 401),
+  LoginRequired: createError('WH_ERR_LOGIN_REQUIRED', 'Login required %s', 401),
+  BadLogin: createError('WH_ERR_BAD_LOGIN', 'Invalid user name or password for %s', 401),
+  NoUsers: createError(
+    'WH_ERR_NO_USERS',
+    'Uploads are disabled: this server has no users. Start it with --passwords FILE (WHEELHOUSE_PASSWORDS) or WHEELHOUSE_USERNAME/WHEELHOUSE_PASSWORD',
+    403,
+  ),
   Forbidden: createError('WH_ERR_FORBIDDEN', '%s', 403),
   Throttled: createError('WH_ERR_THROTTLED', 'Too many failed logins from your address; try again in %s seconds', 429),
 

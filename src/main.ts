@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
 import { buildApp } from './app.js';
+import { Credentials } from './auth/credentials.js';
 import { ConfigError, helpText, loadConfig, type Config } from './config.js';
 import { PackageIndex } from './index/package-index.js';
 import { Refresher } from './index/refresher.js';
@@ -20,6 +21,20 @@ function makeLogger(config: Config): Logger {
   });
 }
 
+/**
+ * The default policy (uploads need a login) with no users configured still starts, so a first
+ * `npm start` serves packages; uploads are then refused with a message saying how to add users.
+ */
+async function loadCredentials(config: Config, log: Logger): Promise<Credentials | null> {
+  if (config.authenticate.size === 0) return null;
+  const anyUsers = config.passwords !== null || Boolean(config.htpasswd) || Boolean(config.username);
+  if (!anyUsers && [...config.authenticate].every((a) => a === 'update')) {
+    log.warn('no users configured (--passwords, WHEELHOUSE_USERNAME/WHEELHOUSE_PASSWORD): uploads are disabled');
+    return null;
+  }
+  return Credentials.load(config, log.child({ part: 'auth' }));
+}
+
 /** One server process: load the index, keep it fresh, serve. */
 async function serve(config: Config, log: Logger): Promise<void> {
   const store = new PackageStore(config.root, log.child({ part: 'store' }));
@@ -29,7 +44,8 @@ async function serve(config: Config, log: Logger): Promise<void> {
     fileCacheMaxFile: config.fileCacheMaxFile,
     log: log.child({ part: 'index' }),
   });
-  const app = await buildApp(config, { index, logger: log });
+  const credentials = await loadCredentials(config, log);
+  const app = await buildApp(config, { index, credentials, logger: log });
   const refresher = new Refresher(index, {
     refreshInterval: config.refreshInterval,
     rescanInterval: config.rescanInterval,

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { LRUCache } from 'lru-cache';
 import type { Action, Config } from '../config.js';
+import { Errors } from '../errors.js';
 import { type Credentials, parseBasicAuth } from '../auth/credentials.js';
 
 declare module 'fastify' {
@@ -71,64 +72,64 @@ class FailureThrottle {
   }
 }
 
-/** Latin-1, no CR/LF: a status line twine can print (R40). */
-function reason(message: string): string {
-  return message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
-}
-
-function refuse(reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply {
-  reply.raw.statusMessage = reason(message);
-  return reply.code(status).headers(headers).type('text/plain; charset=utf-8').send(`${message}\n`);
-}
-
 function loginHint(request: FastifyRequest, action: Action): string {
-  const base = `${request.protocol}://USER:PASS@${request.host}`;
+  const origin = `${request.protocol}://${request.host}`;
   return action === 'update'
-    ? `Login required to upload: e.g. twine upload --repository-url ${request.protocol}://${request.host}/ -u USER -p PASS dist/*`
-    : `Login required: pass credentials, e.g. pip install --index-url ${base}/simple/ PACKAGE`;
+    ? `to upload: e.g. twine upload --repository-url ${origin}/ -u USER -p PASS dist/*`
+    : `to read this index: e.g. pip install --index-url ${request.protocol}://USER:PASS@${request.host}/simple/ PACKAGE`;
 }
 
 const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
   const { config, credentials } = opts;
-  if (config.authenticate.size > 0 && !credentials) {
+  // Without users only the default policy (uploads need a login) may start: reads stay open and
+  // uploads are refused with a message saying how to add users.
+  const readsNeedLogin = config.authenticate.has('list') || config.authenticate.has('download');
+  if (readsNeedLogin && !credentials) {
     throw new Error(`--authenticate requires a login for ${[...config.authenticate].join(', ')} but no credentials were loaded`);
   }
   const throttle = new FailureThrottle({ ...DEFAULT_THROTTLE, ...opts.throttle });
   // pip asks for a password again only on 401 with this header (R28).
-  const challenge = { 'WWW-Authenticate': `Basic realm="${config.realm}"` };
+  const challenge = `Basic realm="${config.realm}"`;
 
   fastify.decorateRequest('user', undefined);
   fastify.addHook('onClose', async () => credentials?.close());
 
   fastify.addHook('onRequest', async (request, reply) => {
     const action = request.routeOptions.config.action;
-    if (action === undefined || !config.authenticate.has(action) || !credentials) return;
+    if (action === undefined || !config.authenticate.has(action)) return;
+    if (!credentials) throw new Errors.NoUsers();
 
     const header = request.headers.authorization;
     const ip = request.ip;
-    if (!header) return refuse(reply, 401, loginHint(request, action), challenge);
+    if (!header) {
+      reply.header('www-authenticate', challenge);
+      throw new Errors.LoginRequired(loginHint(request, action));
+    }
     const parsed = parseBasicAuth(header);
     if (!parsed) {
       request.log.warn({ ip, reason: 'not a Basic Authorization header' }, 'login failed');
-      return refuse(reply, 401, `${loginHint(request, action)} (the Authorization header is not HTTP Basic)`, challenge);
+      reply.header('www-authenticate', challenge);
+      throw new Errors.LoginRequired(`${loginHint(request, action)} (the Authorization header is not HTTP Basic)`);
     }
     const { user } = parsed;
 
     const wait = throttle.retryAfter(ip, user);
     if (wait > 0) {
       request.log.warn({ user, ip, reason: 'throttled' }, 'login refused');
-      return refuse(reply, 429, `Too many failed logins from your address; try again in ${wait} seconds`, { 'Retry-After': String(wait) });
+      reply.header('retry-after', String(wait));
+      throw new Errors.Throttled(String(wait));
     }
 
     const result = await credentials.check(header);
     if (!result.ok) {
       throttle.fail(ip, user);
       request.log.warn({ user, ip, reason: credentials.knows(user) ? 'wrong password' : 'unknown user' }, 'login failed');
-      return refuse(reply, 401, `Invalid user name or password for ${config.realm}`, challenge);
+      reply.header('www-authenticate', challenge);
+      throw new Errors.BadLogin(config.realm);
     }
     if (action === 'update' && !credentials.canUpdate(result.user)) {
       request.log.warn({ user, ip, reason: 'not an uploader' }, 'upload refused');
-      return refuse(reply, 403, `User "${result.user}" may not upload or remove packages here (not in --uploaders)`);
+      throw new Errors.Forbidden(`User "${result.user}" may not upload or remove packages here (not in --uploaders)`);
     }
     request.user = result.user;
   });

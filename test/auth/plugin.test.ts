@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Credentials } from '../../src/auth/credentials.js';
 import { loadConfig } from '../../src/config.js';
+import { errorsPlugin } from '../../src/plugins/errors.js';
 import authPlugin, { type ThrottleOptions } from '../../src/plugins/auth.js';
 
 const schemes = fileURLToPath(new URL('../fixtures/htpasswd/schemes.htpasswd', import.meta.url));
@@ -28,6 +29,7 @@ async function testApp(argv: string[], throttle?: Partial<ThrottleOptions>) {
   });
   const app = Fastify({ logger: { level: 'warn', stream } });
   apps.push(app);
+  await app.register(errorsPlugin);
   await app.register(authPlugin, { config, credentials, ...(throttle ? { throttle } : {}) });
   const who = async (request: { user?: string }) => ({ user: request.user ?? null });
   app.get('/simple/', { config: { action: 'list' } }, who);
@@ -106,8 +108,8 @@ describe('auth plugin', () => {
     expect((await app.inject({ method: 'POST', url: '/' })).statusCode).toBe(200);
   });
 
-  it('refuses to start when logins are required but no credentials are given', async () => {
-    const config = loadConfig(['-a', 'update', '--username', 'u', '--password', 'p'], {});
+  it('refuses to start when reads need a login but no credentials are given', async () => {
+    const config = loadConfig(['-a', 'list,update', '--username', 'u', '--password', 'p'], {});
     const app = Fastify();
     apps.push(app);
     await expect(app.register(authPlugin, { config, credentials: null }).ready()).rejects.toThrow(/no credentials were loaded/);
