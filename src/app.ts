@@ -43,7 +43,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   await app.register(errorsPlugin);
-  await app.register(metricsPlugin, { index: deps.index });
+  await app.register(metricsPlugin, { index: deps.index, credentials: deps.credentials ?? null });
   await app.register(authPlugin, { config, credentials: deps.credentials ?? null });
   await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
 

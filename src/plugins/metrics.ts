@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Credentials } from '../auth/credentials.js';
 import type { PackageIndex } from '../index/package-index.js';
 
 declare module 'fastify' {
@@ -11,13 +12,14 @@ declare module 'fastify' {
 
 export interface MetricsOptions {
   index: PackageIndex;
+  credentials: Credentials | null;
 }
 
 /**
  * Prometheus metrics: request durations by route, and the state of the generation protocol
  * (token, poll age, rescan time, index size, page cache), read from memory at scrape time.
  */
-async function metrics(app: FastifyInstance, { index }: MetricsOptions): Promise<void> {
+async function metrics(app: FastifyInstance, { index, credentials }: MetricsOptions): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'wheelhouse_process_' });
 
@@ -61,24 +63,22 @@ async function metrics(app: FastifyInstance, { index }: MetricsOptions): Promise
   gauge('wheelhouse_index_projects', 'Projects indexed', () => index.snapshot.projects.size);
   gauge('wheelhouse_page_cache_entries', 'Rendered pages held in memory', () => index.pages.size);
   gauge('wheelhouse_page_cache_bytes', 'Bytes of rendered pages held in memory', () => index.pages.bytes);
-  new Counter({
-    name: 'wheelhouse_page_cache_hits_total',
-    help: 'Index page requests answered from the page cache',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(index.pages.hits);
-    },
-  });
-  new Counter({
-    name: 'wheelhouse_page_cache_misses_total',
-    help: 'Index pages rendered',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(index.pages.misses);
-    },
-  });
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counter('wheelhouse_page_cache_hits_total', 'Index page requests answered from the page cache', () => index.pages.hits);
+  counter('wheelhouse_page_cache_misses_total', 'Index pages rendered', () => index.pages.misses);
+  // A burst of clients sharing one credential should move the first of these by one.
+  counter('wheelhouse_auth_verifications_total', 'Password hash checks run (bcrypt and others)', () => credentials?.stats.verifications ?? 0);
+  counter('wheelhouse_auth_memo_hits_total', 'Logins answered from the remembered verdicts', () => credentials?.stats.memoHits ?? 0);
+  counter('wheelhouse_auth_failures_total', 'Failed logins', () => credentials?.stats.failures ?? 0);
 
   app.decorate('metrics', registry);
 }
