@@ -1,0 +1,41 @@
+variable "region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "vpc_id" {
+  description = "VPC of the deployment."
+  type        = string
+}
+
+variable "public_subnet_ids" {
+  description = "Public subnets for the ALB (two Availability Zones or more)."
+  type        = list(string)
+}
+
+variable "private_subnet_ids" {
+  description = "Private subnets for the tasks and the EFS mount targets (one per Availability Zone)."
+  type        = list(string)
+}
+
+variable "dns_name" {
+  description = "Name of the index, e.g. pypi.example.com."
+  type        = string
+}
+
+variable "zone_id" {
+  description = "Route 53 hosted zone of dns_name."
+  type        = string
+}
+
+variable "image" {
+  description = "wheelhouse container image (for example in ECR)."
+  type        = string
+}
+
+variable "password" {
+  description = "Password of the index user (at least 16 characters), e.g. from TF_VAR_password."
+  type        = string
+  sensitive   = true
+}
