@@ -104,6 +104,9 @@ export class PackageIndex {
     let token: string | null;
     try {
       token = await this.store.generation.read();
+      // No generation file is normal on a volume nobody wrote to yet, but not when our own state
+      // folder is gone too: the volume is unmounted or was swapped under us.
+      if (token === null && !(await this.store.stateDirExists())) throw new Error(`${this.store.stateDir} is missing`);
     } catch (err) {
       this.pollFailingSince ??= Date.now();
       this.log.warn({ err: (err as Error).message }, 'cannot read the generation file');

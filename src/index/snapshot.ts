@@ -63,14 +63,6 @@ export class Snapshot {
   static empty(): Snapshot {
     return new Snapshot(new Map(), new Map());
   }
-
-  /** A copy with some files added or replaced and some removed (local writes, read-your-writes). */
-  with(changes: { add?: readonly DistFile[]; remove?: readonly string[]; yanks?: Yanks }): Snapshot {
-    const files = new Map(this.files);
-    for (const rel of changes.remove ?? []) files.delete(rel);
-    for (const f of changes.add ?? []) files.set(f.relpath, f);
-    return new Snapshot(files, changes.yanks ?? this.yanks);
-  }
 }
 
 function buildProject(name: string, files: IndexedFile[]): Project {

@@ -89,6 +89,14 @@ export class PackageStore {
 
   // ---------------------------------------------------------------- reading the volume
 
+  async stateDirExists(): Promise<boolean> {
+    try {
+      return (await fs.stat(this.stateDir)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Lists the volume and returns every distribution with its sidecar data. Files seen before are
    * taken from `previous` without a stat unless `full` (so a token change costs two readdirs and
@@ -367,7 +375,7 @@ export class PackageStore {
         }
         const old = await fs.stat(final).catch(() => null);
         await fs.rename(staged.tempPath, final);
-        if (old) await this.removeSidecarsOf(rel, sidecarStemOf(rel, old.size, Math.floor(old.mtimeMs)));
+        if (old) await this.removeSidecarStem(sidecarStemOf(rel, old.size, Math.floor(old.mtimeMs)));
       }
       await this.generation.bump();
       return { file: record, duplicate: false };
@@ -413,16 +421,11 @@ export class PackageStore {
     await this.generation.bump();
   }
 
-  private async removeSidecar(record: DistFile): Promise<void> {
-    const stem = sidecarStem(record);
-    await Promise.all([
-      fs.rm(path.join(this.metaDir, `${stem}.json`), { force: true }),
-      fs.rm(path.join(this.metaDir, `${stem}.metadata`), { force: true }),
-    ]);
+  private removeSidecar(record: DistFile): Promise<void> {
+    return this.removeSidecarStem(sidecarStem(record));
   }
 
-  private async removeSidecarsOf(rel: string, stem: string): Promise<void> {
-    void rel;
+  private async removeSidecarStem(stem: string): Promise<void> {
     await Promise.all([
       fs.rm(path.join(this.metaDir, `${stem}.json`), { force: true }),
       fs.rm(path.join(this.metaDir, `${stem}.metadata`), { force: true }),

@@ -1,0 +1,110 @@
+import { copyFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PackageIndex } from '../../src/index/package-index.js';
+import { PackageStore } from '../../src/store/store.js';
+import { buildTestApp } from '../helpers/app.js';
+import { makeWheel } from '../helpers/dists.js';
+import { tempDir } from '../helpers/server.js';
+
+const quiet = { info() {}, warn() {}, error() {} };
+let root: string;
+let cleanup: () => void;
+
+beforeEach(() => {
+  ({ dir: root, cleanup } = tempDir());
+});
+afterEach(() => cleanup());
+
+function newIndex(): PackageIndex {
+  return new PackageIndex(new PackageStore(root), { pageCacheBytes: 1 << 20, fileCacheBytes: 1 << 20, fileCacheMaxFile: 1 << 16, log: quiet });
+}
+
+async function upload(index: PackageIndex, name: string, version: string) {
+  const w = await makeWheel({ name, version });
+  return index.publish(await index.stage(w.filename, Readable.from([w.bytes]), 1 << 20), false);
+}
+
+describe('PackageIndex', () => {
+  it('sees a write by another process at its next poll, and not before', async () => {
+    const a = newIndex();
+    const b = newIndex();
+    await a.load();
+    await b.load();
+    await upload(a, 'alpha', '1.0');
+    expect(a.project('alpha')).toBeDefined(); // read-your-writes
+    expect(b.project('alpha')).toBeUndefined(); // b has not polled
+    expect(await b.poll()).toBe(true);
+    expect(b.project('alpha')?.versions).toEqual(['1.0']);
+    expect(await b.poll()).toBe(false); // nothing new: no rescan
+  });
+
+  it('keeps its own upload visible when a rescan that listed the volume before it finishes after it', async () => {
+    const index = newIndex();
+    await index.load();
+    const other = newIndex();
+    await other.load();
+    await upload(other, 'beta', '1.0'); // gives index a token change to chase
+    const polling = index.poll(); // starts listing now
+    await upload(index, 'alpha', '1.0'); // lands while the scan may still run
+    await polling;
+    expect(index.project('alpha')).toBeDefined();
+    expect(index.project('beta')).toBeDefined();
+  });
+
+  it('applies removals and yanks at once, and another process follows at its poll', async () => {
+    const a = newIndex();
+    const b = newIndex();
+    await a.load();
+    await upload(a, 'alpha', '1.0');
+    await upload(a, 'alpha', '2.0');
+    await b.load();
+    await a.yank('alpha', '2.0', 'broken');
+    await a.remove(a.project('alpha')!.files.filter((f) => f.version === '1.0'));
+    expect(a.project('alpha')!.versions).toEqual(['2.0']);
+    expect(a.project('alpha')!.files[0]!.yanked).toBe('broken');
+    await b.poll();
+    expect(b.project('alpha')!.versions).toEqual(['2.0']);
+    expect(b.project('alpha')!.files[0]!.yanked).toBe('broken');
+    // Yanked releases are not "latest" unless nothing else is left.
+    expect(b.project('alpha')!.latest).toBe('2.0');
+  });
+
+  it('keeps serving the old snapshot while the volume is unreadable, and reports the failure', async () => {
+    const index = newIndex();
+    const w = await makeWheel({ name: 'alpha', version: '1.0' });
+    await copyFile(w.path, path.join(root, w.filename));
+    await index.load();
+    await rename(root, `${root}-away`);
+    try {
+      await index.poll();
+      expect(index.pollFailingSince).not.toBeNull();
+      expect(index.project('alpha')).toBeDefined();
+    } finally {
+      await rename(`${root}-away`, root);
+    }
+    await index.poll();
+    expect(index.pollFailingSince).toBeNull();
+  });
+});
+
+describe('/health', () => {
+  it('turns 503 once the volume has been unreadable longer than --health-fail-after', async () => {
+    const { app, index } = await buildTestApp(root, ['--health-fail-after', '0ms', '--watch', 'off']);
+    try {
+      expect((await app.inject('/health')).statusCode).toBe(200);
+      await rename(root, `${root}-away`);
+      await index.poll();
+      await new Promise((r) => setTimeout(r, 5));
+      const res = await app.inject('/health');
+      expect(res.statusCode).toBe(503);
+      expect(res.json().status).toBe('volume-unreadable');
+      await rename(`${root}-away`, root);
+      await index.poll();
+      expect((await app.inject('/health')).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
