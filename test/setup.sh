@@ -120,9 +120,9 @@ add_pip() {
     for s in "$(dirname "$whl")"/setuptools-*.whl; do [[ -f $s ]] && extra+=("$s"); done
     if [[ $kind == venv ]]; then
       run clean "$py" -m venv --without-pip "$dir/venv"
-      run clean "$exe" "$whl/pip" install -q --no-deps "$whl" "${extra[@]}"
+      run clean "$exe" "$whl/pip" install -q --no-deps --no-compile "$whl" "${extra[@]}"
     else
-      run clean "$py" "$whl/pip" install -q --no-deps --target "$path" "$whl"
+      run clean "$py" "$whl/pip" install -q --no-deps --no-compile --target "$path" "$whl"
     fi
     local got
     got=$(clean PYTHONPATH="$path" "$exe" -m pip --version 2>>"$LOG") || fail "pip $pipv does not run"
