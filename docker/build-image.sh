@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the project's Dockerfile, unchanged, with podman on a machine with no Docker engine and
+# no container registry (the base image comes from docker/build-base.sh).
+#   docker/build-image.sh [tag]        default tag: wheelhouse:test
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+tag=${1:-wheelhouse:test}
+
+"$here/build-base.sh"
+. "$here/podman-env.sh"
+
+# Outbound TLS may be re-signed by a CA only this host trusts: lend the host's bundle and
+# npm config to the RUN steps only; neither ends up in a layer.
+mounts=()
+[[ -f /etc/ssl/certs/ca-certificates.crt ]] &&
+  mounts+=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
+[[ -f /etc/npmrc ]] && mounts+=(-v /etc/npmrc:/usr/local/etc/npmrc:ro)
+
+version=$(node -p "require('$repo/package.json').version" 2>/dev/null || echo dev)
+revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+start=$SECONDS
+# --format docker: the OCI format has no HEALTHCHECK and buildah would drop it.
+podman build --pull=never --format docker --layers \
+  "${mounts[@]}" \
+  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
+  -t "$tag" -f "$repo/Dockerfile" "$repo"
+took=$((SECONDS - start))
+
+size=$(podman image inspect --format '{{.Size}}' "$tag")
+echo "built $tag: $(awk -v s="$size" 'BEGIN{printf "%.0f MB", s/1e6}') in ${took} s"
