@@ -46,7 +46,7 @@ async function rawUpload(url: string, file: { filename: string; bytes: Buffer },
     },
     file,
   );
-  const res = await fetch(`${url}/`, { method: 'POST', body, headers: { 'content-type': contentType, authorization: auth } });
+  const res = await fetch(`${url}/`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': contentType, authorization: auth } });
   return { status: res.status, text: await res.text(), reason: res.statusText };
 }
 
