@@ -73,12 +73,14 @@ const live = new Set<Live>();
 // --parent-pid.)
 process.on('exit', () => {
   for (const m of live) {
-    m.child.kill('SIGTERM');
+    // Detach first, then SIGKILL: a SIGTERM'd nfsfs.py would write its last
+    // counts into the temp dir while it is being removed.
     detach(m.mountpoint);
+    m.child.kill('SIGKILL');
     try {
       if (!isMounted(m.mountpoint)) removeTempDir(m.dir);
     } catch {
-      // nfsfs.py may still be writing its last counts; a small temp dir is left.
+      // A periodic write of the counts raced the removal: a small temp dir is left.
     }
   }
 });

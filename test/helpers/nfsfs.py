@@ -24,6 +24,14 @@ Where it differs from EFS, seen on Linux 6.x:
   cached atime stale, so the next full stat()/fstat() asks again. Readers must
   read until EOF rather than trust the size (fs.promises.readFile does trust it).
 - readdir() is never cached here (libfuse2 has no directory cache).
+- The kernel serializes lookups of uncached names within one directory,
+  because libfuse2 cannot ask for FUSE_PARALLEL_DIROPS: N first-time lookups
+  in one directory cost N x --meta-delay-ms even when made in parallel. Cached
+  names, getattr and open/read run in parallel as on NFS.
+- A file unlinked or renamed over through this same mount while open stays
+  readable by its handle, but fstat() on that handle fails with ENOENT. NFS
+  would silly-rename it (.nfsXXXX) instead, which leaves a moment where the
+  name is missing; here rename over an open file stays atomic.
 
 Needs Debian's python3-fusepy (module `fusepy`; upstream names it `fuse`) on
 libfuse2. Runs in the foreground; SIGTERM/SIGINT unmount and exit.
