@@ -50,6 +50,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
     refreshInterval: config.refreshInterval,
     rescanInterval: config.rescanInterval,
     watch: config.watch,
+    incomingMaxAge: config.incomingMaxAge,
     log: log.child({ part: 'refresher' }),
   });
   app.addHook('onClose', async () => refresher.stop());

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import { constantTimeEqual, parseHtpasswd, verifyPassword } from './htpasswd.js';
+import { readFresh } from '../store/read-fresh.js';
 
 /** The part of a pino logger used here. */
 export interface AuthLogger {
@@ -116,7 +116,7 @@ export class Credentials {
     if (config.passwords !== null) {
       let text: string;
       try {
-        text = await readFile(config.passwords, 'utf8');
+        text = (await readFresh(config.passwords)).toString('utf8');
       } catch (err) {
         throw new Error(`cannot read the password file ${config.passwords} (${FILE_FLAGS}): ${(err as Error).message}`);
       }
@@ -210,7 +210,7 @@ export class Credentials {
     if (file === null) return false;
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = (await readFresh(file)).toString('utf8');
     } catch (err) {
       this.problem(`cannot read the password file ${file}: ${(err as Error).message}; keeping the last good logins`);
       return false;

@@ -9,7 +9,7 @@ export interface RefresherOptions {
   watch: 'auto' | 'on' | 'off';
   log: IndexLogger;
   /** How old a temp file of a dead upload must be before it is swept. */
-  incomingMaxAge?: number;
+  incomingMaxAge: number;
 }
 
 /**
@@ -34,6 +34,7 @@ export class Refresher {
   }
 
   async start(): Promise<void> {
+    void this.sweep();
     this.schedulePoll();
     this.rescanTimer = setInterval(() => void this.fullRescan(), this.opts.rescanInterval);
     this.rescanTimer.unref();
@@ -57,9 +58,19 @@ export class Refresher {
   private async fullRescan(): Promise<void> {
     try {
       await this.index.rescan({ full: true });
-      await this.index.store.sweepIncoming(this.opts.incomingMaxAge ?? 3_600_000);
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message }, 'periodic full rescan failed');
+    }
+    await this.sweep();
+  }
+
+  /** Temp files of uploads whose process died (SIGKILL, a lost task) are never listed; this frees their space. */
+  private async sweep(): Promise<void> {
+    try {
+      const removed = await this.index.store.sweepIncoming(this.opts.incomingMaxAge);
+      if (removed) this.opts.log.info({ removed }, 'removed temp files of dead uploads');
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'could not sweep incoming/');
     }
   }
 

@@ -1,7 +1,7 @@
 import { Errors } from '../errors.js';
 import { field, parseCoreMetadata } from '../pypi/metadata.js';
 import { isSafeBasename, normalizeName, parseFilename, type ParsedFilename } from '../pypi/names.js';
-import { canonicalVersion } from '../pypi/versions.js';
+import { sameVersion } from '../pypi/versions.js';
 import type { Staged } from '../store/store.js';
 
 /** Form fields of a legacy upload (R33, R34): repeated fields keep every value. */
@@ -59,7 +59,7 @@ export function checkStagedUpload(staged: Staged, fields: UploadFields): void {
     throw new Errors.NameMismatch(`The name field '${name}' does not match the file '${filename}' (project '${parsed.project}')`);
   }
   const version = firstField(fields, 'version');
-  if (version !== undefined && canonicalVersion(version) !== canonicalVersion(parsed.version)) {
+  if (version !== undefined && !sameVersion(version, parsed.version)) {
     throw new Errors.NameMismatch(`The version field '${version}' does not match the file '${filename}' (version '${parsed.version}')`);
   }
   if (!staged.metadata) {
@@ -72,7 +72,7 @@ export function checkStagedUpload(staged: Staged, fields: UploadFields): void {
   if (normalizeName(metaName) !== parsed.project) {
     throw new Errors.NameMismatch(`The metadata of '${filename}' names the project '${metaName}', not '${parsed.name}'`);
   }
-  if (canonicalVersion(metaVersion) !== canonicalVersion(parsed.version)) {
+  if (!sameVersion(metaVersion, parsed.version)) {
     throw new Errors.NameMismatch(`The metadata of '${filename}' has version '${metaVersion}', not '${parsed.version}'`);
   }
 }

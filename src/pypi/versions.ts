@@ -1,4 +1,4 @@
-import { clean, compare, valid } from '@renovatebot/pep440';
+import { clean, compare, eq, valid } from '@renovatebot/pep440';
 
 /**
  * PEP 440 ordering. Versions PEP 440 cannot parse (legacy files on an old volume) sort before
@@ -17,8 +17,10 @@ export function canonicalVersion(v: string): string {
   return clean(v) ?? v;
 }
 
+/** PEP 440 equality: `1.0` is `1.0.0` is `1.0.0-0`... and `1.0RC1` is `1.0rc1`. */
 export function sameVersion(a: string, b: string): boolean {
-  return canonicalVersion(a) === canonicalVersion(b);
+  if (valid(a) !== null && valid(b) !== null) return eq(a, b);
+  return a === b;
 }
 
 /** Pre-releases and dev releases are not "latest" on warehouse's JSON API unless nothing else exists. */

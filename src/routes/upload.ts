@@ -17,6 +17,9 @@ const MAX_FIELDS = 1000;
  */
 export async function uploadRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
   await app.register(multipart, {
+    // Keep the filename as sent: busboy would otherwise drop a path ('../x.whl' -> 'x.whl') and the
+    // upload would be accepted instead of refused (R41).
+    preservePath: true,
     // One byte over the limit lets the store's own check report it with a clear message.
     limits: { fileSize: config.maxUploadSize + 1, files: 4, fields: MAX_FIELDS, fieldSize: 8 * 1024 * 1024, parts: MAX_FIELDS + 4 },
   });

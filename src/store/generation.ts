@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, constants } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { readFresh } from './read-fresh.js';
 
 /**
  * The generation file: one small token on the shared volume that every writer replaces and every
@@ -15,32 +16,13 @@ export class GenerationFile {
     this.file = path.join(stateDir, 'generation');
   }
 
-  /**
-   * Reads the token by open+read until EOF into a small buffer: readFile() would size its buffer
-   * from a possibly stale cached file size. Returns null when no writer ever bumped it.
-   */
+  /** The current token, or null when no writer ever bumped it. Never stat(): see readFresh. */
   async read(): Promise<string | null> {
-    let handle: fs.FileHandle;
     try {
-      handle = await fs.open(this.file, constants.O_RDONLY);
+      return (await readFresh(this.file, 4096)).toString('utf8').trim();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
-    }
-    try {
-      const buf = Buffer.alloc(256);
-      let length = 0;
-      for (;;) {
-        const { bytesRead } = await handle.read(buf, length, buf.length - length, length);
-        if (bytesRead === 0 || length + bytesRead >= buf.length) {
-          length += bytesRead;
-          break;
-        }
-        length += bytesRead;
-      }
-      return buf.subarray(0, length).toString('utf8').trim();
-    } finally {
-      await handle.close();
     }
   }
 

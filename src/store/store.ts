@@ -11,6 +11,7 @@ import { parseFilename, type ParsedFilename } from '../pypi/names.js';
 import { ArchiveError, readSdistPkgInfo, readWheelMetadata } from './archive.js';
 import type { DistFile } from './dist-file.js';
 import { GenerationFile } from './generation.js';
+import { readFresh } from './read-fresh.js';
 
 export interface StoreLogger {
   warn(obj: object, msg: string): void;
@@ -238,7 +239,7 @@ export class PackageStore {
         .filter((n) => !n.startsWith('.') && !n.endsWith('.tmp'))
         .map(async (n) => {
           try {
-            out.set(decodeURIComponent(n), (await fs.readFile(path.join(this.yankDir, n), 'utf8')).trim());
+            out.set(decodeURIComponent(n), (await readFresh(path.join(this.yankDir, n))).toString('utf8').trim());
           } catch {
             // unyanked while we listed
           }
@@ -276,7 +277,7 @@ export class PackageStore {
 
   async readWhole(relpath: string): Promise<Buffer> {
     try {
-      return await fs.readFile(this.resolve(relpath));
+      return await readFresh(this.resolve(relpath), Infinity);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Errors.FileNotFound(path.posix.basename(relpath));
       throw err;

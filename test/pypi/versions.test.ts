@@ -14,6 +14,7 @@ describe('PEP 440 ordering', () => {
     expect(canonicalVersion('2.0.0-RC1')).toBe('2.0.0rc1');
     expect(sameVersion('1.0.0RC1', '1.0.0rc1')).toBe(true);
     expect(sameVersion('1.0', '1.1')).toBe(false);
+    expect(sameVersion('1.0', '1.0.0')).toBe(true);
   });
   it('tells pre-releases', () => {
     expect(isPrerelease('2.0rc1')).toBe(true);
