@@ -215,6 +215,16 @@ export class PackageIndex {
     return data;
   }
 
+  /** The long description of a file's metadata, for the JSON API: read from its sidecar once, then from memory. */
+  async description(file: IndexedFile): Promise<string | null> {
+    const key = `d:${file.sha256}`;
+    const hit = this.bytes.get(key);
+    if (hit) return hit.toString('utf8');
+    const text = await this.store.readDescription(file);
+    this.bytes.set(key, Buffer.from(text ?? '', 'utf8'));
+    return text;
+  }
+
   /**
    * Small files are held in memory (keyed by content hash, so a replaced file is never served
    * stale): a burst of 510 downloads of one wheel becomes one read of the volume.

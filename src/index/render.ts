@@ -89,8 +89,17 @@ export function renderPackagesHtml(snapshot: Snapshot): string {
   return htmlPage('Index of packages', body);
 }
 
-/** Warehouse's `/pypi/<project>/json` (R30) and `/pypi/<project>/<version>/json` (R31). */
-export function renderWarehouseJson(project: Project, baseUrl: string, version?: string): string {
+/** The file whose metadata describes a release on the JSON API: its wheel if any, else any file with metadata. */
+export function infoFile(project: Project, version: string): IndexedFile | undefined {
+  const files = project.files.filter((f) => f.version === version);
+  return files.find((f) => f.packagetype === 'bdist_wheel' && f.info) ?? files.find((f) => f.info);
+}
+
+/**
+ * Warehouse's `/pypi/<project>/json` (R30) and `/pypi/<project>/<version>/json` (R31).
+ * `version` undefined means the latest, with every release listed.
+ */
+export function renderWarehouseJson(project: Project, baseUrl: string, version: string | undefined, description: string | null): string {
   const fileJson = (f: IndexedFile) => ({
     comment_text: '',
     'core-metadata': f.metadataSha256 ? { sha256: f.metadataSha256 } : false,
@@ -111,14 +120,14 @@ export function renderWarehouseJson(project: Project, baseUrl: string, version?:
   });
   const shown = version ?? project.latest;
   const files = project.files.filter((f) => f.version === shown);
-  const meta = files.find((f) => f.packagetype === 'bdist_wheel' && f.info)?.info ?? files.find((f) => f.info)?.info ?? null;
+  const meta = infoFile(project, shown)?.info ?? null;
   const projectUrl = `${baseUrl}/project/${project.name}/`;
   const info = {
     author: meta?.author ?? '',
     author_email: meta?.authorEmail ?? '',
     bugtrack_url: null,
     classifiers: meta?.classifiers ?? [],
-    description: meta?.description ?? '',
+    description: description ?? '',
     description_content_type: meta?.descriptionContentType ?? null,
     docs_url: null,
     download_url: meta?.downloadUrl ?? '',

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
-import { renderWarehouseJson } from '../index/render.js';
+import { infoFile, renderWarehouseJson } from '../index/render.js';
 import { normalizeName } from '../pypi/names.js';
 import { sameVersion } from '../pypi/versions.js';
 import type { RouteOptions } from './simple.js';
@@ -31,10 +31,12 @@ export async function projectJsonRoutes(app: FastifyInstance, { index }: RouteOp
       shown = project.versions.find((v) => v === version) ?? project.versions.find((v) => sameVersion(v, version));
       if (!shown) throw new Errors.VersionNotFound(name, version);
     }
+    const source = infoFile(project, shown ?? project.latest);
+    const description = source ? await index.description(source) : null;
     return reply
       .type('application/json')
       .header('cache-control', 'max-age=0, must-revalidate')
-      .send(renderWarehouseJson(project, baseUrl(request), shown));
+      .send(renderWarehouseJson(project, baseUrl(request), shown, description));
   };
 
   app.get<Params>('/pypi/:project/json', { config }, handler('/pypi'));

@@ -139,7 +139,7 @@ export class PackageStore {
       if (sidecars.has(stem)) {
         const record = await this.readSidecar(stem);
         if (record && record.relpath === rel) {
-          out.push(record);
+          out.push(forMemory(record));
           return;
         }
       }
@@ -151,7 +151,7 @@ export class PackageStore {
         const { record, metadata } = await this.describe(rel, size, mtimeMs, new Date(mtimeMs).toISOString());
         stats.hashed++;
         await this.writeSidecar(record, record.metadataSha256 ? metadata : null);
-        out.push(record);
+        out.push(forMemory(record));
       } catch (err) {
         // One unreadable or corrupt file must not hide the rest of the volume.
         this.log.warn({ file: rel, err: (err as Error).message }, 'skipping a file that cannot be read as a distribution');
@@ -246,6 +246,11 @@ export class PackageStore {
         }),
     );
     return out;
+  }
+
+  /** The long description, kept only in the sidecar (see forMemory). */
+  async readDescription(file: DistFile): Promise<string | null> {
+    return (await this.readSidecar(sidecarStem(file)))?.info?.description ?? null;
   }
 
   /** The PEP 658 bytes of a wheel's METADATA, as kept beside its sidecar. */
@@ -368,7 +373,7 @@ export class PackageStore {
         const existing = await this.hashExisting(rel);
         if (existing === staged.digests.sha256) {
           await this.removeSidecar(record);
-          return { file: record, duplicate: true };
+          return { file: forMemory(record), duplicate: true };
         }
         if (!opts.overwrite) {
           await this.removeSidecar(record);
@@ -379,7 +384,7 @@ export class PackageStore {
         if (old) await this.removeSidecarStem(sidecarStemOf(rel, old.size, Math.floor(old.mtimeMs)));
       }
       await this.generation.bump();
-      return { file: record, duplicate: false };
+      return { file: forMemory(record), duplicate: false };
     } finally {
       await fs.rm(staged.tempPath, { force: true });
     }
@@ -478,6 +483,14 @@ function sidecarStemOf(rel: string, size: number, mtimeMs: number): string {
   // The stem carries size and mtime, so a replaced file has a new sidecar name and a readdir of
   // meta/ tells every task about the change without a stat per file.
   return `${encodeURIComponent(rel)}~${size}~${mtimeMs}`;
+}
+
+/**
+ * What the index holds of a record: all but the long description, which can be tens of KB per
+ * file and is only wanted by the JSON API for one release at a time.
+ */
+function forMemory(record: DistFile): DistFile {
+  return record.info?.description ? { ...record, info: { ...record.info, description: null } } : record;
 }
 
 function sidecarStem(f: DistFile): string {

@@ -65,6 +65,8 @@ export interface MakeWheelOptions {
   extraFiles?: Record<string, string>;
   /** Leave METADATA out (a broken wheel). */
   omitMetadata?: boolean;
+  /** Long description, written as the METADATA body. */
+  description?: string;
 }
 
 // Written by Python's zipfile: the wheel spec is defined in terms of it, and no zip writer is a
@@ -102,7 +104,7 @@ export async function makeWheel(opts: MakeWheelOptions): Promise<{ path: string;
     ...(opts.requiresPython ? [`Requires-Python: ${opts.requiresPython}`] : []),
     ...(opts.requiresDist ?? []).map((r) => `Requires-Dist: ${r}`),
     '',
-    '',
+    opts.description ?? '',
   ].join('\n');
   const wheel = ['Wheel-Version: 1.0', 'Generator: wheelhouse-tests', 'Root-Is-Purelib: true', ...tag.split('-')[0]!.split('.').map((py) => `Tag: ${py}-none-any`), '', ''].join('\n');
 

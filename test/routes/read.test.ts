@@ -246,7 +246,7 @@ describe('GET /pypi/<project>/json', () => {
     const res = await app.inject('/pypi/demo-pkg/json');
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.info).toMatchObject({ name: 'Demo_Pkg', version: '2.0', requires_python: '>=3.8,<4' });
+    expect(body.info).toMatchObject({ name: 'Demo_Pkg', version: '2.0', requires_python: '>=3.8,<4', summary: 'Hand-made wheel for wheelhouse tests' });
     expect(Object.keys(body.releases)).toEqual(['1.0', '2.0']);
     expect(body.urls).toHaveLength(1);
     expect(body.urls[0]).toMatchObject({ filename: 'Demo_Pkg-2.0-py3-none-any.whl', packagetype: 'bdist_wheel', python_version: 'py3', size: wheel2.length });

@@ -43,6 +43,16 @@ describe('PackageStore.scan', () => {
     expect(second.files[0]).toEqual(first.files[0]);
   });
 
+  it('keeps long descriptions out of memory, in the sidecar', async () => {
+    const w = await makeWheel({ name: 'alpha', version: '1.0', description: 'A long story.\n'.repeat(500) });
+    await copyFile(w.path, path.join(root, w.filename));
+    const store = await newStore();
+    const [file] = (await store.scan({ full: true })).files;
+    expect(file!.info!.summary).toBe('Hand-made wheel for wheelhouse tests');
+    expect(file!.info!.description).toBeNull();
+    expect(await store.readDescription(file!)).toContain('A long story.');
+  });
+
   it('trusts known files on a fast scan and only stats new ones', async () => {
     const store = await newStore();
     const a = await makeWheel({ name: 'alpha', version: '1.0' });
