@@ -25,7 +25,7 @@ const FONT_CANDIDATES = [
   '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf',
 ];
 
-function findFont(): string | undefined {
+export function findFont(): string | undefined {
   for (const f of FONT_CANDIDATES) if (existsSync(f)) return f;
   try {
     const all = readdirSync('/usr/share/fonts', { recursive: true, withFileTypes: true });

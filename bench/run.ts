@@ -6,13 +6,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { drawChart, type ChartSeries } from './chart.js';
+import { drawChart, findFont, type ChartSeries } from './chart.js';
 import { makeRealCorpus, makeReferenceCorpus, projectsOf, referenceProject, referenceWheel, type Corpus } from './corpus.js';
 import { runAutocannon } from './drivers/autocannon.js';
 import { findHtmlLink, runPiplike, type PipMode } from './drivers/piplike.js';
 import { runReference, type ReferenceResult } from './drivers/reference.js';
 import { basicAuth, get, makeAgent } from './lib/http.js';
-import { installSignalHandlers, runCleanups } from './lib/procs.js';
+import { aptInstall, installSignalHandlers, runCleanups } from './lib/procs.js';
 import { median } from './lib/stats.js';
 import { summaryMarkdown, type Collected, type FsOpsResult } from './summary.js';
 import {
@@ -335,6 +335,8 @@ async function main(): Promise<void> {
       const mid = bursts[Math.floor((bursts.length - 1) / 2)];
       series.push({ target: name, timeSeries: pick.timeSeries, ...(mid ? { completion: mid.completion } : {}) });
     }
+    // The chart's labels need a TrueType font; a bare machine may have none.
+    if (!findFont() && aptInstall('fonts-dejavu-core')) log('installed fonts-dejavu-core for the chart labels');
     await drawChart(series, join(outDir, 'chart.png'), { referenceP95Ms: PUBLISHED_P95_MS });
   }
   console.log('\n' + summary);

@@ -102,15 +102,18 @@ export function which(cmd: string): string | undefined {
   return r.status === 0 && out ? out : undefined;
 }
 
+export function aptInstall(pkg: string): boolean {
+  if (!which('apt-get')) return false;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env, timeout: 120_000 });
+  return spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env, timeout: 300_000 }).status === 0;
+}
+
 /** Installs a Debian package when a command is missing (CI machines start bare). */
 export function ensureDebianPackage(cmd: string, pkg: string, log: (s: string) => void): string | undefined {
   const find = () => which(cmd) ?? which(`/usr/sbin/${cmd}`);
   const found = find();
   if (found) return found;
   log(`${cmd} not found: apt-get install -y ${pkg}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env });
-  if (r.status !== 0) return undefined;
-  return find();
+  return aptInstall(pkg) ? find() : undefined;
 }

@@ -51,7 +51,7 @@ describe('burst bench, reference profile in miniature', () => {
   it('draws the latency chart as a PNG', async () => {
     const png = await readFile(join(out, 'chart.png'));
     expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
-    expect(png.length).toBeGreaterThan(10_000);
+    expect(png.length).toBeGreaterThan(2_000);
   });
 
   it('stops its server and removes its work dir when done', async () => {
