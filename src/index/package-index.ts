@@ -162,7 +162,7 @@ export class PackageIndex {
     }
     // Every later scan lists the volume after these writes: nothing left to replay.
     this.local = [];
-    this.snap = new Snapshot(files, yanks);
+    this.snap = new Snapshot(files, yanks, this.snap);
     this.rescans++;
     this.lastRescan = { at: Date.now(), durationMs: result.stats.durationMs, full, files: files.size, hashed: result.stats.hashed };
     if (result.stats.hashed > 0 || full) {
@@ -174,7 +174,7 @@ export class PackageIndex {
     const entry = { ...change, seq: ++this.seq };
     if (this.running) this.local.push(entry);
     const { files, yanks } = applyChange(new Map(this.snap.files), new Map(this.snap.yanks), entry);
-    this.snap = new Snapshot(files, yanks);
+    this.snap = new Snapshot(files, yanks, this.snap);
   }
 
   // ---------------------------------------------------------------- reads (memory only)

@@ -36,24 +36,45 @@ export class Snapshot {
   readonly fingerprint: string;
   readonly fileCount: number;
 
-  constructor(files: ReadonlyMap<string, DistFile>, yanks: Yanks) {
+  /** The raw records behind each project, to recognise an unchanged project in the next snapshot. */
+  private readonly sources: ReadonlyMap<string, { files: Set<DistFile>; yanks: string }>;
+
+  /**
+   * Builds the view of `files`. Projects whose records (by identity) and yank state are the same
+   * as in `previous` are reused as they are: a change to one project costs one project's work,
+   * not a re-sort and re-hash of the whole volume.
+   */
+  constructor(files: ReadonlyMap<string, DistFile>, yanks: Yanks, previous?: Snapshot) {
     this.files = files;
     this.yanks = yanks;
-    const grouped = new Map<string, IndexedFile[]>();
-    const byRelpath = new Map<string, IndexedFile>();
+    const grouped = new Map<string, DistFile[]>();
     for (const f of files.values()) {
-      const yanked = yanks.get(yankKey(f.project, canonicalVersion(f.version)));
-      const indexed: IndexedFile = { ...f, yanked: yanked === undefined ? false : yanked };
-      byRelpath.set(f.relpath, indexed);
       let list = grouped.get(f.project);
       if (!list) grouped.set(f.project, (list = []));
-      list.push(indexed);
+      list.push(f);
     }
     const projects = new Map<string, Project>();
-    for (const [name, list] of grouped) projects.set(name, buildProject(name, list));
+    const sources = new Map<string, { files: Set<DistFile>; yanks: string }>();
+    const byRelpath = new Map<string, IndexedFile>();
+    for (const [name, list] of grouped) {
+      const yankState = list.map((f) => yanks.get(yankKey(f.project, canonicalVersion(f.version))) ?? '\0').join('\0');
+      const before = previous?.sources.get(name);
+      const old = previous?.projects.get(name);
+      let project: Project;
+      if (old && before && before.yanks === yankState && before.files.size === list.length && list.every((f) => before.files.has(f))) {
+        project = old;
+        sources.set(name, before);
+      } else {
+        project = buildProject(name, list.map((f) => indexFile(f, yanks)));
+        sources.set(name, { files: new Set(list), yanks: yankState });
+      }
+      projects.set(name, project);
+      for (const f of project.files) byRelpath.set(f.relpath, f);
+    }
     this.projects = projects;
+    this.sources = sources;
     this.byRelpath = byRelpath;
-    this.projectNames = [...projects.keys()].sort();
+    this.projectNames = previous && sameKeys(previous.projects, projects) ? previous.projectNames : [...projects.keys()].sort();
     this.fileCount = byRelpath.size;
     const h = createHash('sha1');
     for (const n of this.projectNames) h.update(projects.get(n)!.fingerprint);
@@ -63,6 +84,17 @@ export class Snapshot {
   static empty(): Snapshot {
     return new Snapshot(new Map(), new Map());
   }
+}
+
+function indexFile(f: DistFile, yanks: Yanks): IndexedFile {
+  const yanked = yanks.get(yankKey(f.project, canonicalVersion(f.version)));
+  return { ...f, yanked: yanked === undefined ? false : yanked };
+}
+
+function sameKeys(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): boolean {
+  if (a.size !== b.size) return false;
+  for (const k of b.keys()) if (!a.has(k)) return false;
+  return true;
 }
 
 function buildProject(name: string, files: IndexedFile[]): Project {
