@@ -9,6 +9,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/podman-env.sh"
 
+# Runs side by side (parallel test files) wait for one build instead of racing two.
+exec 8>"$WHEELHOUSE_PODMAN_CACHE/base.lock"
+flock 8
 if podman image exists "$WH_BASE_IMAGE"; then
   echo "base image $WH_BASE_IMAGE present: nothing to do"
   exit 0

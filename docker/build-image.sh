@@ -9,6 +9,8 @@ tag=${1:-wheelhouse:test}
 
 "$here/build-base.sh"
 . "$here/podman-env.sh"
+exec 9>"$WHEELHOUSE_PODMAN_CACHE/image.lock"
+flock 9
 
 # Outbound TLS may be re-signed by a CA only this host trusts: lend the host's bundle and
 # npm config to the RUN steps only; neither ends up in a layer.

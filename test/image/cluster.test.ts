@@ -66,6 +66,10 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
 
 async function loadCompose(): Promise<ComposeFile> {
   // PyYAML (Debian's python3-yaml) resolves the `<<: *wheelhouse` merge keys as compose does.
+  if ((await run('/usr/bin/python3', ['-c', 'import yaml'])).code !== 0) {
+    const apt = await run('apt-get', ['install', '-y', '-q', 'python3-yaml'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 300_000 });
+    if (apt.code !== 0) throw new Error(`python3-yaml is needed to read docker/compose.yaml: ${apt.stderr}`);
+  }
   const res = await run('/usr/bin/python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', join(dockerDir, 'compose.yaml')]);
   if (res.code !== 0) throw new Error(`docker/compose.yaml does not parse: ${res.stderr}`);
   return JSON.parse(res.stdout) as ComposeFile;
