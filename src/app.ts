@@ -4,6 +4,7 @@ import type { Credentials } from './auth/credentials.js';
 import type { PackageIndex } from './index/package-index.js';
 import authPlugin from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
+import { Errors } from './errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { pressurePlugin } from './plugins/pressure.js';
 import { homeRoutes } from './routes/home.js';
@@ -28,6 +29,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // Fastify's own two lines per request are replaced by the one below.
     logController: new LogController({ disableRequestLogging: true }),
+    // A child logger per request costs an allocation and a bindings serialization; when info lines
+    // are off (the burst setting) nothing would use it.
+    childLoggerFactory: (logger, bindings, opts) => (['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger),
     trustProxy: config.trustProxy,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
@@ -43,6 +47,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   await app.register(errorsPlugin);
+  // Until the first scan is in, an empty index would answer 404 for every project: say 503 instead
+  // (pip retries it, R27) so nobody concludes a package is missing.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!deps.index.ready && request.routeOptions.config.action !== undefined) {
+      reply.header('retry-after', '2');
+      throw new Errors.NotReady();
+    }
+  });
   await app.register(metricsPlugin, { index: deps.index, credentials: deps.credentials ?? null });
   await app.register(authPlugin, { config, credentials: deps.credentials ?? null });
   await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });

@@ -12,6 +12,12 @@ import { PackageStore } from './store/store.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
+/**
+ * A CI burst opens hundreds of connections in the same millisecond; Node's default backlog (511)
+ * overflows and the kernel drops SYNs, which clients retry only after a second.
+ */
+const LISTEN_BACKLOG = 4096;
+
 function makeLogger(config: Config): Logger {
   return pino({
     level: config.logLevel,
@@ -61,12 +67,15 @@ async function serve(config: Config, log: Logger): Promise<void> {
     await app.close();
   });
 
-  // Listen first so the ALB sees 503 "loading" rather than a refused connection while a large
-  // volume is scanned.
-  await app.listen({ port: config.port, host: config.host });
+  // A lone process listens first, so the ALB sees 503 "loading" rather than a refused connection
+  // while a large volume is scanned. A cluster worker listens only once loaded: the primary
+  // hands connections to every listening worker, and one still loading would answer them.
+  const listen = () => app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+  if (cluster.isPrimary) await listen();
   const started = performance.now();
   await index.load();
   await refresher.start();
+  if (!cluster.isPrimary) await listen();
   log.info(
     { root: config.root, projects: index.snapshot.projects.size, files: index.snapshot.fileCount, loadMs: Math.round(performance.now() - started) },
     'index loaded',

@@ -89,6 +89,28 @@ describe('PackageIndex', () => {
   });
 });
 
+describe('before the first scan is in', () => {
+  it('answers 503 with Retry-After rather than a 404 for projects it has not read yet', async () => {
+    const { buildApp } = await import('../../src/app.js');
+    const { loadConfig } = await import('../../src/config.js');
+    const index = newIndex();
+    const app = await buildApp(loadConfig(['--root', root, '-a', '.', '-P', '.'], {}), { index });
+    try {
+      const page = await app.inject('/simple/alpha/');
+      expect(page.statusCode).toBe(503);
+      expect(page.headers['retry-after']).toBe('2');
+      const health = await app.inject('/health');
+      expect(health.statusCode).toBe(503);
+      expect(health.json().status).toBe('loading');
+      await index.load();
+      expect((await app.inject('/simple/alpha/')).statusCode).toBe(404);
+      expect((await app.inject('/health')).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('/health', () => {
   it('turns 503 once the volume has been unreadable longer than --health-fail-after', async () => {
     const { app, index } = await buildTestApp(root, ['--health-fail-after', '0ms', '--watch', 'off']);
