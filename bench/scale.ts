@@ -86,6 +86,15 @@ async function health(url: string): Promise<{ generation: string | null; lastRes
   return (await (await fetch(`${url}/health`)).json()) as never;
 }
 
+/** /health turns 200 a moment before the 'index loaded' line is written. */
+async function loadedLine(server: Server): Promise<Record<string, unknown>> {
+  for (;;) {
+    const line = logged(server, 'index loaded')[0];
+    if (line) return line;
+    await sleep(10);
+  }
+}
+
 function logged(server: Server, msg: string, pred: (l: Record<string, unknown>) => boolean = () => true): Record<string, unknown>[] {
   return server.logs.filter((l) => l.msg === msg && pred(l));
 }
@@ -105,7 +114,7 @@ async function measure(projects: number, perProject: number): Promise<Record<str
 
     // Cold: nothing but the files; every one is hashed and gets its sidecar.
     const cold = await start(root);
-    const loaded = logged(cold.server, 'index loaded')[0]!;
+    const loaded = await loadedLine(cold.server);
     const h0 = await health(cold.server.url);
     if (h0.files !== files) throw new Error(`indexed ${h0.files} of ${files} files`);
     const rssLoaded = rssMiB(cold.server.proc.pid!);
@@ -147,7 +156,7 @@ async function measure(projects: number, perProject: number): Promise<Record<str
 
     // Restart: the sidecars written by the cold scan are reused, nothing is hashed.
     const warm = await start(root);
-    const warmLoaded = logged(warm.server, 'index loaded')[0]!;
+    const warmLoaded = await loadedLine(warm.server);
     const warmScan = logged(warm.server, 'index rescanned', (l) => l.full === true)[0];
     const rssWarm = rssMiB(warm.server.proc.pid!);
     await warm.server.stop();
