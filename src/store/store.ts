@@ -86,6 +86,9 @@ export class PackageStore {
     for (const dir of [this.root, this.metaDir, this.incomingDir, this.yankDir]) {
       await fs.mkdir(dir, { recursive: true });
     }
+    // Readers must never poll a missing name: an NFS client caches "no such file" for as long as
+    // its directory cache lasts (30-60 s on EFS), and would miss the first real bump for that long.
+    if ((await this.generation.read()) === null) await this.generation.bump();
   }
 
   // ---------------------------------------------------------------- reading the volume
@@ -340,11 +343,13 @@ export class PackageStore {
   }
 
   /**
-   * Publishes a staged upload under its filename, flat in the root: sidecar first, then
-   * link(temp, final), which fails if the name exists, so two writers on two tasks racing for one
-   * filename cannot both win and nobody ever sees a partial file. Then the generation is bumped.
-   * Same name with the same bytes is a duplicate (PyPI answers 200); different bytes are refused
-   * unless `overwrite`.
+   * Publishes a staged upload under its filename, flat in the root: link(temp, final) fails if the
+   * name exists, so two writers on two tasks racing for one filename cannot both win and nobody
+   * ever sees a partial file. The sidecar is written after the link, by the winner only: a sidecar
+   * written before could be taken over by a loser whose file has the same size and mtime. A reader
+   * that scans in between hashes the file itself, which is slower but right. Then the generation
+   * is bumped. Same name with the same bytes is a duplicate (PyPI answers 200); different bytes
+   * are refused unless `overwrite`.
    */
   async commit(staged: Staged, opts: { overwrite: boolean; uploadTime?: Date }): Promise<{ file: DistFile; duplicate: boolean }> {
     const rel = staged.filename;
@@ -361,27 +366,22 @@ export class PackageStore {
         staged.info,
         (opts.uploadTime ?? new Date()).toISOString(),
       );
-      const wheelMetadata = staged.parsed.packagetype === 'bdist_wheel' ? staged.metadata : null;
-      await this.writeSidecar(record, wheelMetadata);
+      let replaced: { size: number; mtimeMs: number } | null = null;
       try {
         await fs.link(staged.tempPath, final);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          await this.removeSidecar(record);
-          throw err;
-        }
-        const existing = await this.hashExisting(rel);
-        if (existing === staged.digests.sha256) {
-          await this.removeSidecar(record);
-          return { file: forMemory(record), duplicate: true };
-        }
-        if (!opts.overwrite) {
-          await this.removeSidecar(record);
-          throw new Errors.FileExists(rel);
-        }
-        const old = await fs.stat(final).catch(() => null);
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if ((await this.hashExisting(rel)) === staged.digests.sha256) return { file: forMemory(record), duplicate: true };
+        if (!opts.overwrite) throw new Errors.FileExists(rel);
+        replaced = await fs.stat(final).catch(() => null);
         await fs.rename(staged.tempPath, final);
-        if (old) await this.removeSidecarStem(sidecarStemOf(rel, old.size, Math.floor(old.mtimeMs)));
+      }
+      try {
+        await this.writeSidecar(record, staged.parsed.packagetype === 'bdist_wheel' ? staged.metadata : null);
+        if (replaced) await this.removeSidecarStem(sidecarStemOf(rel, replaced.size, Math.floor(replaced.mtimeMs)));
+      } catch (err) {
+        // The file is out; without its sidecar every reader hashes it once. Not worth failing the upload.
+        this.log.warn({ file: rel, err: (err as Error).message }, 'could not write the sidecar of a published file');
       }
       await this.generation.bump();
       return { file: forMemory(record), duplicate: false };
