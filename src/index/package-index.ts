@@ -52,6 +52,7 @@ export class PackageIndex {
   readonly store: PackageStore;
   readonly pages: PageCache;
   private readonly bytes: LRUCache<string, Buffer>;
+  private readonly loading = new Map<string, Promise<Buffer | null>>();
   private readonly fileCacheMaxFile: number;
   private readonly log: IndexLogger;
 
@@ -234,10 +235,21 @@ export class PackageIndex {
     const key = `f:${file.sha256}`;
     const hit = this.bytes.get(key);
     if (hit) return hit;
-    const data = await this.store.readWhole(file.relpath);
-    if (data.length !== file.size) return null; // changed under us: stream it instead
-    this.bytes.set(key, data);
-    return data;
+    // The first burst asks for the same wheel hundreds of times before one read has finished:
+    // one read of the volume serves them all.
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = this.store
+        .readWhole(file.relpath)
+        .then((data) => {
+          if (data.length !== file.size) return null; // changed under us: stream it instead
+          this.bytes.set(key, data);
+          return data;
+        })
+        .finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
   }
 
   openFile(file: IndexedFile, range?: { start: number; end: number }): Promise<Readable> {

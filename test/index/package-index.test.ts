@@ -89,6 +89,28 @@ describe('PackageIndex', () => {
   });
 });
 
+describe('small files held in memory', () => {
+  it('are read from the volume once for a burst of concurrent downloads', async () => {
+    let reads = 0;
+    class CountingStore extends PackageStore {
+      override readWhole(relpath: string) {
+        reads++;
+        return super.readWhole(relpath);
+      }
+    }
+    const w = await makeWheel({ name: 'alpha', version: '1.0' });
+    await copyFile(w.path, path.join(root, w.filename));
+    const index = new PackageIndex(new CountingStore(root), { pageCacheBytes: 1 << 20, fileCacheBytes: 1 << 20, fileCacheMaxFile: 1 << 16, log: quiet });
+    await index.load();
+    const file = index.file(w.filename)!;
+    const all = await Promise.all(Array.from({ length: 200 }, () => index.cachedBytes(file)));
+    expect(reads).toBe(1);
+    expect(all.every((b) => b !== null && b.equals(w.bytes))).toBe(true);
+    await index.cachedBytes(file);
+    expect(reads).toBe(1);
+  });
+});
+
 describe('before the first scan is in', () => {
   it('answers 503 with Retry-After rather than a 404 for projects it has not read yet', async () => {
     const { buildApp } = await import('../../src/app.js');
