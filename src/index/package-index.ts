@@ -206,50 +206,48 @@ export class PackageIndex {
     return this.pages.get(`packages:${s.fingerprint}`, () => makePage(renderPackagesHtml(s), 'text/html; charset=utf-8'));
   }
 
-  /** PEP 658 bytes: read from the sidecar once, then from memory. */
-  async metadata(file: IndexedFile): Promise<Buffer> {
-    const key = `m:${file.metadataSha256}`;
-    const hit = this.bytes.get(key);
-    if (hit) return hit;
-    const data = await this.store.readMetadata(file);
-    this.bytes.set(key, data);
-    return data;
-  }
-
-  /** The long description of a file's metadata, for the JSON API: read from its sidecar once, then from memory. */
-  async description(file: IndexedFile): Promise<string | null> {
-    const key = `d:${file.sha256}`;
-    const hit = this.bytes.get(key);
-    if (hit) return hit.toString('utf8');
-    const text = await this.store.readDescription(file);
-    this.bytes.set(key, Buffer.from(text ?? '', 'utf8'));
-    return text;
-  }
-
   /**
-   * Small files are held in memory (keyed by content hash, so a replaced file is never served
-   * stale): a burst of 510 downloads of one wheel becomes one read of the volume.
+   * Bytes kept in memory by key, loaded at most once at a time: the first burst asks for the same
+   * wheel or metadata hundreds of times before one read has finished, and one read serves them all.
+   * A loader answering null means "do not keep".
    */
-  async cachedBytes(file: IndexedFile): Promise<Buffer | null> {
-    if (file.size > this.fileCacheMaxFile) return null;
-    const key = `f:${file.sha256}`;
+  private async remembered(key: string, load: () => Promise<Buffer | null>): Promise<Buffer | null> {
     const hit = this.bytes.get(key);
     if (hit) return hit;
-    // The first burst asks for the same wheel hundreds of times before one read has finished:
-    // one read of the volume serves them all.
     let loading = this.loading.get(key);
     if (!loading) {
-      loading = this.store
-        .readWhole(file.relpath)
+      loading = load()
         .then((data) => {
-          if (data.length !== file.size) return null; // changed under us: stream it instead
-          this.bytes.set(key, data);
+          if (data) this.bytes.set(key, data);
           return data;
         })
         .finally(() => this.loading.delete(key));
       this.loading.set(key, loading);
     }
     return loading;
+  }
+
+  /** PEP 658 bytes: read from the sidecar once, then from memory. */
+  async metadata(file: IndexedFile): Promise<Buffer> {
+    return (await this.remembered(`m:${file.metadataSha256}`, () => this.store.readMetadata(file)))!;
+  }
+
+  /** The long description of a file's metadata, for the JSON API. */
+  async description(file: IndexedFile): Promise<string | null> {
+    const text = await this.remembered(`d:${file.sha256}`, async () => Buffer.from((await this.store.readDescription(file)) ?? '', 'utf8'));
+    return text!.length ? text!.toString('utf8') : null;
+  }
+
+  /**
+   * Small files are held in memory, keyed by content hash so a replaced file is never served stale:
+   * a burst of 510 downloads of one wheel becomes one read of the volume.
+   */
+  async cachedBytes(file: IndexedFile): Promise<Buffer | null> {
+    if (file.size > this.fileCacheMaxFile) return null;
+    return this.remembered(`f:${file.sha256}`, async () => {
+      const data = await this.store.readWhole(file.relpath);
+      return data.length === file.size ? data : null; // changed under us: stream it instead
+    });
   }
 
   openFile(file: IndexedFile, range?: { start: number; end: number }): Promise<Readable> {
