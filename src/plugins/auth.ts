@@ -94,9 +94,17 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
   fastify.decorateRequest('user', undefined);
   fastify.addHook('onClose', async () => credentials?.close());
 
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Routes that need no login pass synchronously: no promise per request for them.
+  fastify.addHook('onRequest', (request, reply, done) => {
     const action = request.routeOptions.config.action;
-    if (action === undefined || !config.authenticate.has(action)) return;
+    if (action === undefined || !config.authenticate.has(action)) {
+      done();
+      return;
+    }
+    authorize(request, reply, action).then(() => done(), done);
+  });
+
+  async function authorize(request: FastifyRequest, reply: FastifyReply, action: Action): Promise<void> {
     if (!credentials) throw new Errors.NoUsers();
 
     const header = request.headers.authorization;
@@ -132,7 +140,7 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
       throw new Errors.Forbidden(`User "${result.user}" may not upload or remove packages here (not in --uploaders)`);
     }
     request.user = result.user;
-  });
+  }
 };
 
 export default fp(auth, { name: 'wheelhouse-auth', fastify: '5.x' });

@@ -33,7 +33,7 @@ async function metrics(app: FastifyInstance, { index, credentials }: MetricsOpti
   // One labelled child per (method, route, status), looked up by a flat key: prom-client's own
   // label hashing on every observe() was a visible share of a burst's CPU.
   const children = new Map<string, { observe(v: number): void }>();
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const key = `${request.method} ${reply.statusCode} ${route}`;
     let child = children.get(key);
@@ -42,6 +42,7 @@ async function metrics(app: FastifyInstance, { index, credentials }: MetricsOpti
       children.set(key, child);
     }
     child.observe(reply.elapsedTime / 1000);
+    done();
   });
 
   const gauge = (name: string, help: string, read: () => number) =>
