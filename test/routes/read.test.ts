@@ -119,6 +119,19 @@ describe('GET /simple/<project>/', () => {
     expect(res.body).toContain('no-such-thing');
   });
 
+  it('sends unknown projects to the operator fallback index only when one is configured', async () => {
+    const { dir, cleanup: done } = tempDir();
+    const { app: withFallback } = await buildTestApp(dir, ['--fallback-url', 'https://pypi.org/simple/', '--watch', 'off']);
+    try {
+      const res = await withFallback.inject('/simple/requests/');
+      expect(res.statusCode).toBe(303);
+      expect(res.headers.location).toBe('https://pypi.org/simple/requests/');
+    } finally {
+      await withFallback.close();
+      done();
+    }
+  });
+
   it('lists files of subfolders with their path', async () => {
     const res = await app.inject('/simple/other/');
     expect(res.body).toContain('href="../../packages/sub/other-0.1-py3-none-any.whl#sha256=');
