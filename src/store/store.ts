@@ -1,17 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs, constants, type Dirent } from 'node:fs';
 import path from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { blake2b } from '@noble/hashes/blake2b';
-import { bytesToHex } from '@noble/hashes/utils';
 import { Errors } from '../errors.js';
-import { parseCoreMetadata, projectInfo, type ProjectInfo } from '../pypi/metadata.js';
+import type { ProjectInfo } from '../pypi/metadata.js';
 import { parseFilename, type ParsedFilename } from '../pypi/names.js';
-import { ArchiveError, readSdistPkgInfo, readWheelMetadata } from './archive.js';
+import { ArchiveError, readWheelMetadata } from './archive.js';
 import type { DistFile } from './dist-file.js';
+import { mapLimit, writeAtomic } from './fs-util.js';
 import { GenerationFile } from './generation.js';
+import { MultiHash, sink, type Digests } from './hashing.js';
 import { readFresh } from './read-fresh.js';
+import { buildRecord, forMemory, readArchiveMetadata, sidecarStem, sidecarStemOf } from './records.js';
+
+export type { Digests } from './hashing.js';
 
 export interface StoreLogger {
   warn(obj: object, msg: string): void;
@@ -32,12 +35,6 @@ export interface ScanResult {
   files: DistFile[];
   yanks: Map<string, string>;
   stats: { listed: number; statted: number; hashed: number; durationMs: number };
-}
-
-export interface Digests {
-  sha256: string;
-  md5: string;
-  blake2b256: string;
 }
 
 /** An upload written to `incoming/` and hashed, not yet visible. */
@@ -475,113 +472,4 @@ export class PackageStore {
       return false; // not Linux: poll only
     }
   }
-}
-
-// -------------------------------------------------------------------- helpers
-
-function sidecarStemOf(rel: string, size: number, mtimeMs: number): string {
-  // The stem carries size and mtime, so a replaced file has a new sidecar name and a readdir of
-  // meta/ tells every task about the change without a stat per file.
-  return `${encodeURIComponent(rel)}~${size}~${mtimeMs}`;
-}
-
-/**
- * What the index holds of a record: all but the long description, which can be tens of KB per
- * file and is only wanted by the JSON API for one release at a time.
- */
-function forMemory(record: DistFile): DistFile {
-  return record.info?.description ? { ...record, info: { ...record.info, description: null } } : record;
-}
-
-function sidecarStem(f: DistFile): string {
-  return sidecarStemOf(f.relpath, f.size, f.mtimeMs);
-}
-
-async function readArchiveMetadata(file: string, parsed: ParsedFilename): Promise<{ metadata: Buffer | null; info: ProjectInfo | null }> {
-  let metadata: Buffer | null = null;
-  if (parsed.packagetype === 'bdist_wheel') metadata = await readWheelMetadata(file, parsed.project);
-  else if (parsed.packagetype === 'sdist') metadata = await readSdistPkgInfo(file, parsed.extension);
-  return { metadata, info: metadata ? projectInfo(parseCoreMetadata(metadata)) : null };
-}
-
-function buildRecord(
-  rel: string,
-  parsed: ParsedFilename,
-  size: number,
-  mtimeMs: number,
-  digests: Digests,
-  metadata: Buffer | null,
-  info: ProjectInfo | null,
-  uploadTime: string,
-): DistFile {
-  return {
-    relpath: rel,
-    filename: path.posix.basename(rel),
-    project: parsed.project,
-    displayName: info?.name ?? parsed.name,
-    version: parsed.version,
-    packagetype: parsed.packagetype,
-    pythonVersion: parsed.pythonVersion,
-    size,
-    mtimeMs,
-    ...digests,
-    requiresPython: info?.requiresPython ?? null,
-    metadataSha256: metadata && parsed.packagetype === 'bdist_wheel' ? createHash('sha256').update(metadata).digest('hex') : null,
-    uploadTime,
-    info,
-  };
-}
-
-async function writeAtomic(file: string, data: string | Buffer): Promise<void> {
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await fs.writeFile(tmp, data, { flag: 'wx' });
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-/** sha256 + md5 + blake2b-256 in one pass, with an optional size limit (streamed, never buffered). */
-class MultiHash extends Transform {
-  size = 0;
-  private readonly sha256 = createHash('sha256');
-  private readonly md5 = createHash('md5');
-  private readonly blake = blake2b.create({ dkLen: 32 });
-
-  private readonly maxSize: number;
-
-  constructor(maxSize = Infinity) {
-    super();
-    this.maxSize = maxSize;
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.size += chunk.length;
-    if (this.size > this.maxSize) {
-      cb(new Errors.TooLarge(String(this.maxSize)));
-      return;
-    }
-    this.sha256.update(chunk);
-    this.md5.update(chunk);
-    this.blake.update(chunk);
-    cb(null, chunk);
-  }
-
-  digests(): Digests {
-    return { sha256: this.sha256.digest('hex'), md5: this.md5.digest('hex'), blake2b256: bytesToHex(this.blake.digest()) };
-  }
-}
-
-function sink(): Writable {
-  return new Writable({ write: (_chunk, _enc, cb) => cb() });
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
 }
