@@ -5,6 +5,7 @@ import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
 import { buildApp } from './app.js';
 import { Credentials } from './auth/credentials.js';
+import { joinSiblings, supervise } from './cluster.js';
 import { ConfigError, helpText, loadConfig, type Config } from './config.js';
 import { PackageIndex } from './index/package-index.js';
 import { Refresher } from './index/refresher.js';
@@ -44,7 +45,8 @@ async function loadCredentials(config: Config, log: Logger): Promise<Credentials
 /** One server process: load the index, keep it fresh, serve. */
 async function serve(config: Config, log: Logger): Promise<void> {
   const store = new PackageStore(config.root, log.child({ part: 'store' }));
-  const index = new PackageIndex(store, {
+  const index: PackageIndex = new PackageIndex(store, {
+    announceWrite: cluster.isWorker ? joinSiblings(() => index, log.child({ part: 'cluster' })) : undefined,
     pageCacheBytes: config.pageCacheSize,
     fileCacheBytes: config.fileCacheSize,
     fileCacheMaxFile: config.fileCacheMaxFile,
@@ -80,33 +82,6 @@ async function serve(config: Config, log: Logger): Promise<void> {
     { root: config.root, projects: index.snapshot.projects.size, files: index.snapshot.fileCount, loadMs: Math.round(performance.now() - started) },
     'index loaded',
   );
-}
-
-/** The primary of `--workers N`: forks N servers sharing the port, replaces any that die. */
-function supervise(config: Config, log: Logger): void {
-  let stopping = false;
-  const fork = () => cluster.fork();
-  for (let i = 0; i < config.workers; i++) fork();
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
-    setTimeout(fork, 500);
-  });
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping workers');
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
-    const deadline = setTimeout(() => process.exit(1), config.shutdownTimeout + 2000);
-    deadline.unref();
-    const check = setInterval(() => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
-        clearInterval(check);
-        process.exit(0);
-      }
-    }, 50);
-  };
-  process.on('SIGTERM', stop).on('SIGINT', stop);
 }
 
 async function main(): Promise<void> {

@@ -19,6 +19,12 @@ export interface IndexOptions {
   fileCacheBytes: number;
   fileCacheMaxFile: number;
   log: IndexLogger;
+  /**
+   * Called after each write of this process and awaited before the write is answered: the cluster
+   * workers of one task use it to make their siblings catch up, so a `twine upload` followed by a
+   * `pip install` through the same port always finds the file.
+   */
+  announceWrite?: () => Promise<void>;
 }
 
 /** A token no generation file holds: the next poll rescans whatever it reads. */
@@ -55,11 +61,16 @@ export class PackageIndex {
   private readonly loading = new Map<string, Promise<Buffer | null>>();
   private readonly fileCacheMaxFile: number;
   private readonly log: IndexLogger;
+  private readonly announceWrite: () => Promise<void>;
 
   private snap = Snapshot.empty();
   private loadedAt: number | null = null;
-  /** Token of the generation this process has caught up with. */
+  /** Token of the generation whose writes this process serves: set only once its rescan is in. */
   token: string | null = null;
+  /** Token last read from the generation file; its rescan may still be running. */
+  private seen: string | null = null;
+  /** The rescan that brings `token` up to `seen`, for a poll that arrives while it runs. */
+  private catchingUp: Promise<void> = Promise.resolve();
   lastPollOkAt: number | null = null;
   pollFailingSince: number | null = null;
   lastRescan: RescanInfo | null = null;
@@ -73,6 +84,7 @@ export class PackageIndex {
   constructor(store: PackageStore, opts: IndexOptions) {
     this.store = store;
     this.log = opts.log;
+    this.announceWrite = opts.announceWrite ?? (() => Promise.resolve());
     this.pages = new PageCache(opts.pageCacheBytes);
     this.fileCacheMaxFile = opts.fileCacheMaxFile;
     this.bytes = new LRUCache<string, Buffer>({ maxSize: Math.max(opts.fileCacheBytes, 1), sizeCalculation: (b) => b.length + 64 });
@@ -91,15 +103,18 @@ export class PackageIndex {
   /** First full scan. The token is read before listing, so a write during the scan is caught by the next poll. */
   async load(): Promise<void> {
     await this.store.init();
-    this.token = await this.store.generation.read();
+    this.seen = await this.store.generation.read();
     await this.rescan({ full: true });
+    this.token = this.seen;
     this.lastPollOkAt = Date.now();
     this.loadedAt = Date.now();
   }
 
   /**
-   * One poll: open+read of the generation file. A new token is remembered before the rescan, and
-   * forgotten if the rescan fails, so the next poll retries.
+   * One poll: open+read of the generation file. A new token is applied (shown by /health) only
+   * once a rescan that started after reading it is in; a failed rescan is retried at the next poll.
+   * A poll that finds the token already being caught up with waits for that rescan, so whoever
+   * awaits a poll knows every write up to the token it read is served.
    */
   async poll(): Promise<boolean> {
     let token: string | null;
@@ -115,13 +130,21 @@ export class PackageIndex {
     }
     this.lastPollOkAt = Date.now();
     this.pollFailingSince = null;
-    if (token === this.token) return false;
-    this.token = token;
+    if (token === this.seen) {
+      await this.catchingUp;
+      return false;
+    }
+    this.seen = token;
+    const run = this.rescan({ full: false }).then(() => {
+      // A later poll may have seen a newer token meanwhile; it applies its own.
+      if (this.seen === token) this.token = token;
+    });
+    this.catchingUp = run.catch(() => undefined);
     try {
-      await this.rescan({ full: false });
+      await run;
       return true;
     } catch (err) {
-      this.token = RETRY;
+      if (this.seen === token) this.seen = RETRY;
       this.pollFailingSince ??= Date.now();
       throw err;
     }
@@ -266,13 +289,17 @@ export class PackageIndex {
 
   async publish(staged: Staged, overwrite: boolean): Promise<{ file: DistFile; duplicate: boolean }> {
     const result = await this.store.commit(staged, { overwrite });
-    if (!result.duplicate) this.applyLocal({ add: [result.file] });
+    if (!result.duplicate) {
+      this.applyLocal({ add: [result.file] });
+      await this.announceWrite();
+    }
     return result;
   }
 
   async remove(files: readonly IndexedFile[]): Promise<string[]> {
     const removed = await this.store.remove(files);
     this.applyLocal({ remove: files.map((f) => f.relpath) });
+    await this.announceWrite();
     return removed;
   }
 
@@ -280,6 +307,7 @@ export class PackageIndex {
     const v = canonicalVersion(version);
     await this.store.setYank(project, v, reason);
     this.applyLocal({ yank: { key: yankKey(project, v), reason } });
+    await this.announceWrite();
   }
 }
 

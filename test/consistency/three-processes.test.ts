@@ -378,7 +378,7 @@ describe('a writer that died after publishing a file but before bumping the gene
 });
 
 describe('one process with two cluster workers', () => {
-  it('an upload through the shared port is listed by both workers within the bound', async () => {
+  it('an upload through the shared port is listed by both workers in the very next request after its 200', async () => {
     const root = freshRoot('wh-consistency-workers-');
     const server = await startServer({ root, args: [...OPEN, '--workers', '2'] });
     servers.push(server);
@@ -391,28 +391,29 @@ describe('one process with two cluster workers', () => {
     }
     expect(pids.size).toBe(2);
 
-    const lags: number[] = [];
+    const answers: number[] = [];
     for (let i = 0; i < 6; i++) {
       const wheel = wheelBytes('worker-probe', `1.0.${i}`);
       await sleep(Math.random() * 300);
+      const sent = performance.now();
       expect((await uploadWheel(server.url, wheel)).status).toBe(200);
-      const ok = performance.now();
+      answers.push(performance.now() - sent);
+      // Whichever worker answers, with no wait: the upload's 200 came after both had caught up.
       const listing = new Set<number>();
-      while (listing.size < 2 && performance.now() - ok < 5_000) {
+      while (listing.size < 2) {
         await onOneConnection(server.url, async (get) => {
           const pid = JSON.parse((await get('/health')).body).pid as number;
           const page = await get('/simple/worker-probe/');
-          if (page.status === 200 && page.body.includes(wheel.filename)) listing.add(pid);
+          expect(page.status, `worker ${pid}`).toBe(200);
+          expect(page.body, `worker ${pid}`).toContain(wheel.filename);
+          listing.add(pid);
         });
-        await sleep(10);
       }
       expect(listing).toEqual(pids);
-      lags.push(performance.now() - ok);
     }
-    const s = summarize(lags);
-    console.log(`--workers 2: ${s.n} uploads, worst lag ${s.worstMs} ms, median ${s.medianMs} ms until both workers listed them`);
-    recordResult('workers2_refresh1s', s);
-    expect(s.worstMs).toBeLessThan(BOUND_MS);
+    const s = summarize(answers);
+    console.log(`--workers 2: ${s.n} uploads answered in median ${s.medianMs} ms, worst ${s.worstMs} ms, each listed by both workers at once`);
+    recordResult('workers2_upload_answer', s);
     await server.stop();
   });
 });

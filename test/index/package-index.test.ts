@@ -71,6 +71,40 @@ describe('PackageIndex', () => {
     expect(b.project('alpha')!.latest).toBe('2.0');
   });
 
+  it('shows a new generation token only once the snapshot holding its writes is in, and a poll meanwhile waits for it', async () => {
+    let release: () => void = () => {};
+    let hold = false;
+    class SlowStore extends PackageStore {
+      override async scan(opts: Parameters<PackageStore['scan']>[0]) {
+        if (hold) await new Promise<void>((r) => (release = r));
+        return super.scan(opts);
+      }
+    }
+    const a = newIndex();
+    const b = new PackageIndex(new SlowStore(root), { pageCacheBytes: 1 << 20, fileCacheBytes: 1 << 20, fileCacheMaxFile: 1 << 16, log: quiet });
+    await a.load();
+    await b.load();
+    const before = b.token;
+    await upload(a, 'alpha', '1.0');
+    hold = true;
+    let firstDone = false;
+    const first = b.poll().then((r) => ((firstDone = true), r));
+    await new Promise((r) => setTimeout(r, 50));
+    // The token was read but its rescan is held: /health must not claim it yet.
+    expect(b.token).toBe(before);
+    expect(b.project('alpha')).toBeUndefined();
+    let secondDone = false;
+    const second = b.poll().then((r) => ((secondDone = true), r));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(firstDone || secondDone).toBe(false);
+    hold = false;
+    release();
+    expect(await first).toBe(true);
+    expect(await second).toBe(false);
+    expect(b.token).not.toBe(before);
+    expect(b.project('alpha')?.versions).toEqual(['1.0']);
+  });
+
   it('keeps serving the old snapshot while the volume is unreadable, and reports the failure', async () => {
     const index = newIndex();
     const w = await makeWheel({ name: 'alpha', version: '1.0' });
