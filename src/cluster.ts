@@ -29,6 +29,11 @@ function isMessage(m: unknown): m is Message {
 /** The primary: forks the workers, replaces any that die, relays write announcements among them. */
 export function supervise(config: Config, log: Logger): void {
   let stopping = false;
+  // A CI burst is hundreds of new connections at once. Round-robin makes the primary accept each
+  // one and pass it to a worker over IPC, a third process on the connection path; letting the
+  // workers accept for themselves halved the burst's p95 in the bench (bench/README.md).
+  // NODE_CLUSTER_SCHED_POLICY=rr still selects round-robin.
+  if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
   const fork = () => cluster.fork();
   for (let i = 0; i < config.workers; i++) fork();
 

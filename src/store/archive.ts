@@ -11,18 +11,21 @@ export class ArchiveError extends Error {
 
 const MAX_METADATA = 8 * 1024 * 1024;
 
+async function openZip(file: string): Promise<yauzl.ZipFile> {
+  try {
+    return await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, strictFileNames: false });
+  } catch (err) {
+    throw new ArchiveError(`not a valid zip file (${(err as Error).message})`);
+  }
+}
+
 /**
  * The exact bytes of `<name>-<version>.dist-info/METADATA` (PEP 658 serves them verbatim, and the
  * advertised hash is of these bytes). yauzl reads the central directory and then only that entry,
  * so a 150 MB wheel costs a few KB of reads.
  */
 export async function readWheelMetadata(file: string, project: string): Promise<Buffer> {
-  let zip: yauzl.ZipFile;
-  try {
-    zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, strictFileNames: false });
-  } catch (err) {
-    throw new ArchiveError(`not a valid zip file (${(err as Error).message})`);
-  }
+  const zip = await openZip(file);
   try {
     const candidates: yauzl.Entry[] = [];
     for await (const entry of zip.eachEntry()) {
@@ -78,12 +81,7 @@ export async function readSdistPkgInfo(file: string, extension: string): Promise
 }
 
 async function readZipPkgInfo(file: string): Promise<Buffer | null> {
-  let zip: yauzl.ZipFile;
-  try {
-    zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, strictFileNames: false });
-  } catch (err) {
-    throw new ArchiveError(`not a valid zip file (${(err as Error).message})`);
-  }
+  const zip = await openZip(file);
   try {
     for await (const entry of zip.eachEntry()) {
       if (/^[^/]+\/PKG-INFO$/.test(entry.fileName) && entry.uncompressedSize <= MAX_METADATA) {

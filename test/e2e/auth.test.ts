@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyDists, makeWheel } from '../helpers/dists.js';
-import { pipByVersion, pipInstall, poetry, twine, type Pip } from '../helpers/python.js';
+import { makePublishableProject, pipByVersion, pipInstall, poetry, twine, type Pip } from '../helpers/python.js';
 import { startServer, tempDir, waitFor, type RunningServer } from '../helpers/server.js';
 
 const USERS = { alice: 'alice-pw', bob: 'bob-pw', burst: 'burst-pw' } as const;
@@ -169,26 +169,7 @@ describe('uploading with twine and poetry', () => {
 
   it('poetry publishes with http-basic credentials and fails with 401 on a wrong password', async () => {
     const proj = path.join(dir, 'poetry-auth');
-    mkdirSync(path.join(proj, 'whtest_poetryauth'), { recursive: true });
-    writeFileSync(path.join(proj, 'whtest_poetryauth', '__init__.py'), '');
-    writeFileSync(
-      path.join(proj, 'pyproject.toml'),
-      [
-        '[tool.poetry]',
-        'name = "whtest-poetryauth"',
-        'version = "0.2.0"',
-        'description = "Published with a login"',
-        'authors = ["Wheelhouse Tests <tests@example.invalid>"]',
-        '',
-        '[tool.poetry.dependencies]',
-        'python = ">=3.7"',
-        '',
-        '[build-system]',
-        'requires = ["poetry-core>=1.0.0"]',
-        'build-backend = "poetry.core.masonry.api"',
-        '',
-      ].join('\n'),
-    );
+    makePublishableProject(proj, { name: 'whtest-poetryauth', version: '0.2.0', description: 'Published with a login' });
     const env = (pass: string) => ({
       POETRY_REPOSITORIES_PRIVATE_URL: `${srv.url}/legacy/`,
       POETRY_HTTP_BASIC_PRIVATE_USERNAME: 'alice',

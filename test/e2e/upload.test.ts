@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distFile, makeWheel } from '../helpers/dists.js';
-import { pipByVersion, pipInstall, poetry, twine } from '../helpers/python.js';
+import { makePublishableProject, pipByVersion, pipInstall, poetry, twine } from '../helpers/python.js';
 import { startServer, tempDir, waitFor, type RunningServer } from '../helpers/server.js';
 
 const USER = 'uploader';
@@ -147,26 +147,7 @@ describe('poetry publish', () => {
   it('publishes a built project to a named repository, refuses a re-publish cleanly, and pip installs it', async () => {
     const srv = await server(freshRoot('poetry'));
     const proj = path.join(dir, 'poetry-project');
-    mkdirSync(path.join(proj, 'whtest_poetrypub'), { recursive: true });
-    writeFileSync(path.join(proj, 'whtest_poetrypub', '__init__.py'), '__version__ = "0.1.0"\n');
-    writeFileSync(
-      path.join(proj, 'pyproject.toml'),
-      [
-        '[tool.poetry]',
-        'name = "whtest-poetrypub"',
-        'version = "0.1.0"',
-        'description = "Published by poetry in wheelhouse tests"',
-        'authors = ["Wheelhouse Tests <tests@example.invalid>"]',
-        '',
-        '[tool.poetry.dependencies]',
-        'python = ">=3.7"',
-        '',
-        '[build-system]',
-        'requires = ["poetry-core>=1.0.0"]',
-        'build-backend = "poetry.core.masonry.api"',
-        '',
-      ].join('\n'),
-    );
+    makePublishableProject(proj, { name: 'whtest-poetrypub', version: '0.1.0', description: 'Published by poetry in wheelhouse tests' });
     const env = {
       POETRY_REPOSITORIES_WHEELHOUSE_URL: `${srv.url}/legacy/`,
       POETRY_HTTP_BASIC_WHEELHOUSE_USERNAME: USER,

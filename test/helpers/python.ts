@@ -289,3 +289,28 @@ export function makePoetryProject(dir: string, opts: PoetryProjectOptions): void
     );
   }
 }
+
+/** A poetry project to publish: a package with an empty module, built by poetry-core. */
+export function makePublishableProject(dir: string, opts: { name: string; version: string; description: string }): void {
+  const module = opts.name.replace(/-/g, '_');
+  mkdirSync(join(dir, module), { recursive: true });
+  writeFileSync(join(dir, module, '__init__.py'), `__version__ = ${toml(opts.version)}\n`);
+  writeFileSync(
+    join(dir, 'pyproject.toml'),
+    [
+      '[tool.poetry]',
+      `name = ${toml(opts.name)}`,
+      `version = ${toml(opts.version)}`,
+      `description = ${toml(opts.description)}`,
+      'authors = ["Wheelhouse Tests <tests@example.invalid>"]',
+      '',
+      '[tool.poetry.dependencies]',
+      'python = ">=3.7"',
+      '',
+      '[build-system]',
+      'requires = ["poetry-core>=1.0.0"]',
+      'build-backend = "poetry.core.masonry.api"',
+      '',
+    ].join('\n'),
+  );
+}

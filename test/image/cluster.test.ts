@@ -4,13 +4,13 @@
 // the balancer must reach every task through the generation file, as on EFS behind the ALB.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWheel } from '../helpers/dists.js';
 import { cleanPipEnv, run, twine, type RunResult } from '../helpers/python.js';
+import { freePort } from '../helpers/server.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const dockerDir = join(repo, 'docker');
@@ -36,17 +36,6 @@ interface ComposeFile {
 
 function podman(args: string[], timeoutMs = 60_000): Promise<RunResult> {
   return run('bash', [join(dockerDir, 'podman.sh'), ...args], { timeoutMs });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {

@@ -2,13 +2,13 @@
 // run as production runs it: non-root, packages on a bind-mounted volume, logins from htpasswd,
 // stopped with SIGTERM. Real twine and pip talk to it over the host network.
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWheel } from '../helpers/dists.js';
 import { cleanPipEnv, run, twine, type RunResult } from '../helpers/python.js';
+import { freePort } from '../helpers/server.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const podmanSh = join(repo, 'docker', 'podman.sh');
@@ -20,17 +20,6 @@ const stopTimeoutS = 30;
 
 function podman(args: string[], timeoutMs = 60_000): Promise<RunResult> {
   return run('bash', [podmanSh, ...args], { timeoutMs });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForHealth(url: string, ms: number): Promise<void> {
