@@ -49,6 +49,7 @@ export const Errors = {
 
   // Server state
   NotReady: createError('WH_ERR_NOT_READY', 'The index is still loading; retry shortly', 503),
+  Busy: createError('WH_ERR_BUSY', 'Server busy, retry shortly', 503),
 } as const;
 
 export interface UserFacingError extends Error {

@@ -12,9 +12,11 @@ async function errors(app: FastifyInstance): Promise<void> {
     const err = error as Error & { statusCode?: number };
     const status = isUserFacing(err) ? err.statusCode : (err.statusCode ?? 500);
     let message = err.message;
-    if (status >= 500) {
+    // A 503 of our own (loading, shedding load) is a state, not a failure: one line per request
+    // at error level would flood the log exactly when the process is busiest.
+    if (status >= 500 && !isUserFacing(err)) {
       request.log.error({ err }, 'request failed');
-      if (!isUserFacing(err)) message = 'Internal server error';
+      message = 'Internal server error';
     }
     reply.raw.statusMessage = reasonPhrase(message);
     return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);

@@ -1,6 +1,7 @@
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { Errors } from '../errors.js';
 
 export interface PressureOptions {
   /** Event-loop delay (ms) past which requests get 503 + Retry-After; 0 disables. */
@@ -16,7 +17,7 @@ async function pressure(app: FastifyInstance, opts: PressureOptions): Promise<vo
   await app.register(underPressure, {
     maxEventLoopDelay: opts.maxEventLoopDelay,
     retryAfter: 2,
-    message: 'Server busy, retry shortly',
+    customError: Errors.Busy,
     exposeStatusRoute: false,
   });
 }

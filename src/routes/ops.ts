@@ -6,7 +6,10 @@ import type { RouteOptions } from './simple.js';
  * the volume would itself be load on EFS every 10 s per target.
  */
 export async function opsRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
-  app.get('/health', async (_request, reply) => {
+  // Load shedding never answers these: a task busy with a burst is healthy, and an ALB that
+  // deregistered it would hand the burst to fewer tasks. Metrics matter most when busy.
+  const notShed = { config: { pressureHandler: () => undefined } };
+  app.get('/health', notShed, async (_request, reply) => {
     const now = Date.now();
     const failingFor = index.pollFailingSince === null ? 0 : now - index.pollFailingSince;
     const status = !index.ready ? 'loading' : failingFor > config.healthFailAfter ? 'volume-unreadable' : 'ok';
@@ -25,5 +28,5 @@ export async function opsRoutes(app: FastifyInstance, { index, config }: RouteOp
       });
   });
 
-  app.get('/metrics', async (_request, reply) => reply.type(app.metrics.contentType).send(await app.metrics.metrics()));
+  app.get('/metrics', notShed, async (_request, reply) => reply.type(app.metrics.contentType).send(await app.metrics.metrics()));
 }
