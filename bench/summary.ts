@@ -20,8 +20,18 @@ export interface OverloadResult {
 
 export type Tagged<T> = T & { target: string; run: number };
 
+export interface ColdBurst {
+  target: string;
+  samples: number;
+  failedSamples: number;
+  p95: number;
+  drainMs: number;
+}
+
 export interface Collected {
   reference: Array<Tagged<ReferenceResult>>;
+  /** The first burst on each freshly started target, run before the measured runs. */
+  cold: ColdBurst[];
   piplike: Array<Tagged<PiplikeResult>>;
   autocannon: Array<Tagged<AutocannonResult>>;
   fsops: FsOpsResult[];
@@ -85,6 +95,14 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     for (const [target, runs] of groupBy(c.reference)) {
       const step = (s: string) => ms(med(runs, (r) => r.perStep[s]?.p95 ?? 0));
       lines.push(`| ${target} | ${step('redirect')} | ${step('simple')} | ${step('download')} | ${med(runs, (r) => r.driverCpuS).toFixed(1)} |`);
+    }
+    if (c.cold.length) {
+      lines.push('');
+      lines.push(
+        'First burst on a freshly started server and driver (run before the runs above, not in their medians): ' +
+          c.cold.map((b) => `${b.target} p95 ${ms(b.p95)}, drain ${ms(b.drainMs)}, ${int(b.failedSamples)} failed`).join('; ') +
+          '.',
+      );
     }
     const failures = c.reference.filter((r) => r.failedSamples > 0);
     if (failures.length) {

@@ -101,8 +101,40 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
       done();
       return;
     }
+    const header = request.headers.authorization;
+    const user = header && credentials ? credentials.remembered(header) : undefined;
+    if (user !== undefined) {
+      try {
+        admit(request, reply, action, user);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      done();
+      return;
+    }
     authorize(request, reply, action).then(() => done(), done);
   });
+
+  /** Refuses a user throttled from this address, even with a right password: no oracle for guesses. */
+  function assertNotThrottled(request: FastifyRequest, reply: FastifyReply, user: string): void {
+    const wait = throttle.retryAfter(request.ip, user);
+    if (wait > 0) {
+      request.log.warn({ user, ip: request.ip, reason: 'throttled' }, 'login refused');
+      reply.header('retry-after', String(wait));
+      throw new Errors.Throttled(String(wait));
+    }
+  }
+
+  /** The checks after the password: throttle, then the right to upload. */
+  function admit(request: FastifyRequest, reply: FastifyReply, action: Action, user: string): void {
+    assertNotThrottled(request, reply, user);
+    if (action === 'update' && !credentials?.canUpdate(user)) {
+      request.log.warn({ user, ip: request.ip, reason: 'not an uploader' }, 'upload refused');
+      throw new Errors.Forbidden(`User "${user}" may not upload or remove packages here (not in --uploaders)`);
+    }
+    request.user = user;
+  }
 
   async function authorize(request: FastifyRequest, reply: FastifyReply, action: Action): Promise<void> {
     if (!credentials) throw new Errors.NoUsers();
@@ -120,13 +152,8 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
       throw new Errors.LoginRequired(`${loginHint(request, action)} (the Authorization header is not HTTP Basic)`);
     }
     const { user } = parsed;
-
-    const wait = throttle.retryAfter(ip, user);
-    if (wait > 0) {
-      request.log.warn({ user, ip, reason: 'throttled' }, 'login refused');
-      reply.header('retry-after', String(wait));
-      throw new Errors.Throttled(String(wait));
-    }
+    // Before the hash check, so a throttled guesser costs no bcrypt.
+    assertNotThrottled(request, reply, user);
 
     const result = await credentials.check(header);
     if (!result.ok) {
@@ -135,11 +162,7 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
       reply.header('www-authenticate', challenge);
       throw new Errors.BadLogin(config.realm);
     }
-    if (action === 'update' && !credentials.canUpdate(result.user)) {
-      request.log.warn({ user, ip, reason: 'not an uploader' }, 'upload refused');
-      throw new Errors.Forbidden(`User "${result.user}" may not upload or remove packages here (not in --uploaders)`);
-    }
-    request.user = result.user;
+    admit(request, reply, action, result.user);
   }
 };
 

@@ -83,6 +83,9 @@ describe('auth plugin', () => {
     expect(denied.body).toContain('User "sha" may not upload');
     // twine prints the reason phrase (R40).
     expect(denied.statusMessage).toContain('may not upload');
+    // Once verified the header is remembered: the remembered path still applies --uploaders.
+    const again = await app.inject({ method: 'POST', url: '/', headers: { authorization: basic('sha', 'sha secret') } });
+    expect(again.statusCode).toBe(403);
     const allowed = await app.inject({ method: 'POST', url: '/', headers: { authorization: basic('apr1', 'apr1 secret') } });
     expect(allowed.statusCode).toBe(200);
     expect(allowed.json()).toEqual({ user: 'apr1' });
@@ -118,6 +121,8 @@ describe('auth plugin', () => {
   it('throttles with 429 and Retry-After after 10 failed logins of a user from one address', async () => {
     const { app, credentials } = await testApp(['-P', schemes, '-a', 'list']);
     const from = (ip: string, authorization: string) => app.inject({ url: '/simple/', remoteAddress: ip, headers: { authorization } });
+    // The right password, verified once and remembered before the guessing starts.
+    expect((await from('10.0.0.1', basic('apr1', 'apr1 secret'))).statusCode).toBe(200);
     for (let i = 0; i < 10; i++) expect((await from('10.0.0.1', basic('apr1', `guess ${i}`))).statusCode).toBe(401);
     const verificationsBefore = credentials.stats.verifications;
 
