@@ -105,7 +105,8 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
     const user = header && credentials ? credentials.remembered(header) : undefined;
     if (user !== undefined) {
       try {
-        admit(request, reply, action, user);
+        assertNotThrottled(request, reply, user);
+        admit(request, action, user);
       } catch (err) {
         done(err as Error);
         return;
@@ -126,9 +127,8 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
     }
   }
 
-  /** The checks after the password: throttle, then the right to upload. */
-  function admit(request: FastifyRequest, reply: FastifyReply, action: Action, user: string): void {
-    assertNotThrottled(request, reply, user);
+  /** A user whose password is right: the right to upload, then the request is theirs. */
+  function admit(request: FastifyRequest, action: Action, user: string): void {
     if (action === 'update' && !credentials?.canUpdate(user)) {
       request.log.warn({ user, ip: request.ip, reason: 'not an uploader' }, 'upload refused');
       throw new Errors.Forbidden(`User "${user}" may not upload or remove packages here (not in --uploaders)`);
@@ -162,7 +162,7 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
       reply.header('www-authenticate', challenge);
       throw new Errors.BadLogin(config.realm);
     }
-    admit(request, reply, action, result.user);
+    admit(request, action, result.user);
   }
 };
 
