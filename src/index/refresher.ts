@@ -42,16 +42,22 @@ export class Refresher {
     if (watch && !this.stopped) this.startWatcher();
   }
 
-  private schedulePoll(): void {
+  /**
+   * Polls at a fixed rate: the next read is due refreshInterval after this one started, not after
+   * its rescan ended, so a slow rescan (a loaded host, a large volume) does not add to the lag of
+   * the next write. A poll never overlaps the previous one.
+   */
+  private schedulePoll(delay = this.opts.refreshInterval): void {
     if (this.stopped) return;
     this.pollTimer = setTimeout(async () => {
+      const started = performance.now();
       try {
         await this.index.poll();
       } catch (err) {
         this.opts.log.error({ err: (err as Error).message }, 'rescan after a generation change failed; retrying at the next poll');
       }
-      this.schedulePoll();
-    }, this.opts.refreshInterval);
+      this.schedulePoll(Math.max(0, this.opts.refreshInterval - (performance.now() - started)));
+    }, delay);
     this.pollTimer.unref();
   }
 
