@@ -1,4 +1,6 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
@@ -10,11 +12,94 @@ export class ArchiveError extends Error {
 }
 
 const MAX_METADATA = 8 * 1024 * 1024;
+/** Large sequential reads: on EFS every read is a round trip, whatever its size. */
+export const READ_CHUNK = 1024 * 1024;
+const BLOCK = 256 * 1024;
+const MAX_BLOCKS = 16;
 
-async function openZip(file: string): Promise<yauzl.ZipFile> {
+/**
+ * Serves yauzl's reads from 256 KiB blocks, each read once. yauzl reads the central directory
+ * with two small reads per entry: on a local disk that is free, on EFS each is a round trip, and
+ * a wheel of a thousand files cost seconds to open. The central directory and the dist-info
+ * entries sit together at the end of a wheel, so a few blocks hold everything we read.
+ */
+class BlockReader extends yauzl.RandomAccessReader {
+  private readonly blocks = new Map<number, Promise<Buffer>>();
+  private readonly handle: FileHandle;
+  private readonly size: number;
+
+  constructor(handle: FileHandle, size: number) {
+    super();
+    this.handle = handle;
+    this.size = size;
+  }
+
+  private block(i: number): Promise<Buffer> {
+    let b = this.blocks.get(i);
+    if (!b) {
+      if (this.blocks.size >= MAX_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
+      b = this.readBlock(i);
+      this.blocks.set(i, b);
+    }
+    return b;
+  }
+
+  private async readBlock(i: number): Promise<Buffer> {
+    const start = i * BLOCK;
+    const buf = Buffer.allocUnsafe(Math.min(BLOCK, this.size - start));
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await this.handle.read(buf, got, buf.length - got, start + got);
+      if (bytesRead === 0) break; // shorter than its size said: yauzl reports the EOF
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  }
+
+  private async readAt(target: Buffer, offset: number, length: number, position: number): Promise<number> {
+    let done = 0;
+    while (done < length) {
+      const at = position + done;
+      const block = await this.block(Math.floor(at / BLOCK));
+      const from = at % BLOCK;
+      if (from >= block.length) break;
+      const n = block.copy(target, offset + done, from, Math.min(block.length, from + length - done));
+      done += n;
+    }
+    return done;
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null, bytesRead?: number) => void): void {
+    this.readAt(buffer, offset, length, position).then((n) => callback(null, n), callback);
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    const self = this;
+    return Readable.from(
+      (async function* () {
+        for (let at = start; at < end; ) {
+          const chunk = Buffer.allocUnsafe(Math.min(BLOCK, end - at));
+          const n = await self.readAt(chunk, 0, chunk.length, at);
+          if (n === 0) return;
+          yield chunk.subarray(0, n);
+          at += n;
+        }
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  override close(callback: (err: Error | null) => void): void {
+    this.handle.close().then(() => callback(null), callback);
+  }
+}
+
+async function openZip(file: string, size: number): Promise<yauzl.ZipFile> {
+  const handle = await fs.open(file, 'r');
   try {
-    return await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, strictFileNames: false });
+    return await yauzl.fromRandomAccessReaderPromise(new BlockReader(handle, size), size, { lazyEntries: true, autoClose: false, strictFileNames: false });
   } catch (err) {
+    await handle.close();
     throw new ArchiveError(`not a valid zip file (${(err as Error).message})`);
   }
 }
@@ -24,8 +109,8 @@ async function openZip(file: string): Promise<yauzl.ZipFile> {
  * advertised hash is of these bytes). yauzl reads the central directory and then only that entry,
  * so a 150 MB wheel costs a few KB of reads.
  */
-export async function readWheelMetadata(file: string, project: string): Promise<Buffer> {
-  const zip = await openZip(file);
+export async function readWheelMetadata(file: string, size: number, project: string): Promise<Buffer> {
+  const zip = await openZip(file, size);
   try {
     const candidates: yauzl.Entry[] = [];
     for await (const entry of zip.eachEntry()) {
@@ -50,9 +135,9 @@ export async function readWheelMetadata(file: string, project: string): Promise<
 }
 
 /** PKG-INFO of an sdist (`<top>/PKG-INFO`), or null when the archive has none or is a kind we do not read. */
-export async function readSdistPkgInfo(file: string, extension: string): Promise<Buffer | null> {
+export async function readSdistPkgInfo(file: string, size: number, extension: string): Promise<Buffer | null> {
   const ext = extension.toLowerCase();
-  if (ext === '.zip') return readZipPkgInfo(file);
+  if (ext === '.zip') return readZipPkgInfo(file, size);
   if (ext !== '.tar.gz' && ext !== '.tgz' && ext !== '.tar') return null;
   const extract = tarStream.extract();
   let found: Buffer | null = null;
@@ -70,7 +155,7 @@ export async function readSdistPkgInfo(file: string, extension: string): Promise
       stream.resume();
     }
   });
-  const source = createReadStream(file);
+  const source = createReadStream(file, { highWaterMark: READ_CHUNK });
   try {
     if (ext === '.tar') await pipeline(source, extract);
     else await pipeline(source, createGunzip(), extract);
@@ -80,8 +165,8 @@ export async function readSdistPkgInfo(file: string, extension: string): Promise
   return found;
 }
 
-async function readZipPkgInfo(file: string): Promise<Buffer | null> {
-  const zip = await openZip(file);
+async function readZipPkgInfo(file: string, size: number): Promise<Buffer | null> {
+  const zip = await openZip(file, size);
   try {
     for await (const entry of zip.eachEntry()) {
       if (/^[^/]+\/PKG-INFO$/.test(entry.fileName) && entry.uncompressedSize <= MAX_METADATA) {

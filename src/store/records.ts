@@ -24,10 +24,10 @@ export function sidecarStem(f: DistFile): string {
   return sidecarStemOf(f.relpath, f.size, f.mtimeMs);
 }
 
-export async function readArchiveMetadata(file: string, parsed: ParsedFilename): Promise<{ metadata: Buffer | null; info: ProjectInfo | null }> {
+export async function readArchiveMetadata(file: string, size: number, parsed: ParsedFilename): Promise<{ metadata: Buffer | null; info: ProjectInfo | null }> {
   let metadata: Buffer | null = null;
-  if (parsed.packagetype === 'bdist_wheel') metadata = await readWheelMetadata(file, parsed.project);
-  else if (parsed.packagetype === 'sdist') metadata = await readSdistPkgInfo(file, parsed.extension);
+  if (parsed.packagetype === 'bdist_wheel') metadata = await readWheelMetadata(file, size, parsed.project);
+  else if (parsed.packagetype === 'sdist') metadata = await readSdistPkgInfo(file, size, parsed.extension);
   return { metadata, info: metadata ? projectInfo(parseCoreMetadata(metadata)) : null };
 }
 

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Errors } from '../errors.js';
 import type { ProjectInfo } from '../pypi/metadata.js';
 import { parseFilename, type ParsedFilename } from '../pypi/names.js';
-import { ArchiveError, readWheelMetadata } from './archive.js';
+import { ArchiveError, READ_CHUNK, readWheelMetadata } from './archive.js';
 import type { DistFile } from './dist-file.js';
 import { mapLimit, writeAtomic } from './fs-util.js';
 import { GenerationFile } from './generation.js';
@@ -50,7 +50,7 @@ export interface Staged {
 }
 
 const SIDECAR_VERSION = 1;
-const HASH_CONCURRENCY = 4;
+const HASH_CONCURRENCY = 8;
 const STAT_CONCURRENCY = 32;
 
 /**
@@ -221,8 +221,10 @@ export class PackageStore {
     const parsed = parseFilename(filename);
     if (!parsed) throw new Error(`not a distribution filename: ${filename}`);
     const hasher = new MultiHash();
-    await pipeline(createReadStream(full), hasher, sink());
-    const { metadata, info } = await readArchiveMetadata(full, parsed);
+    await pipeline(createReadStream(full, { highWaterMark: READ_CHUNK }), hasher, sink());
+    // The size came from stat(), which a network file system may serve from its cache.
+    if (hasher.size !== size) throw new Error(`changed while it was read (${size} bytes listed, ${hasher.size} read); read again at the next scan`);
+    const { metadata, info } = await readArchiveMetadata(full, size, parsed);
     return { record: buildRecord(rel, parsed, size, mtimeMs, hasher.digests(), metadata, info, uploadTime), metadata };
   }
 
@@ -260,7 +262,7 @@ export class PackageStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // Sidecar lost (volume cleaned by hand): take it from the wheel again.
-      return readWheelMetadata(this.resolve(file.relpath), file.project);
+      return readWheelMetadata(this.resolve(file.relpath), file.size, file.project);
     }
   }
 
@@ -323,7 +325,7 @@ export class PackageStore {
       if (hasher.size === 0) throw new Errors.EmptyFile(filename);
       let meta;
       try {
-        meta = await readArchiveMetadata(tempPath, parsed);
+        meta = await readArchiveMetadata(tempPath, hasher.size, parsed);
       } catch (err) {
         if (err instanceof ArchiveError) throw new Errors.BadArchive(filename, err.message);
         throw err;
@@ -393,7 +395,7 @@ export class PackageStore {
       const side = await this.readSidecar(sidecarStemOf(rel, st.size, Math.floor(st.mtimeMs)));
       if (side) return side.sha256;
       const h = createHash('sha256');
-      await pipeline(createReadStream(path.join(this.root, rel)), h);
+      await pipeline(createReadStream(path.join(this.root, rel), { highWaterMark: READ_CHUNK }), h);
       return h.digest('hex');
     } catch {
       return null;

@@ -13,6 +13,8 @@ export interface WheelOptions {
   metadataVersion?: string;
   /** Incompressible bytes carried in a data member: makes a big wheel, or two different wheels of one name. */
   payloadBytes?: number;
+  /** Extra small modules before the dist-info: a wheel with a long central directory. */
+  modules?: number;
 }
 
 /** PEP 427's escaping of the name part of a wheel filename. */
@@ -29,6 +31,9 @@ export function wheelBytes(name: string, version: string, opts: WheelOptions = {
     { name: `${escaped.toLowerCase()}.py`, data: Buffer.from(`__version__ = ${JSON.stringify(version)}\n`) },
   ];
   if (opts.payloadBytes) members.push({ name: `${escaped.toLowerCase()}_data.bin`, data: randomBytes(opts.payloadBytes) });
+  for (let i = 0; i < (opts.modules ?? 0); i++) {
+    members.push({ name: `${escaped.toLowerCase()}/sub/module_${String(i).padStart(5, '0')}.py`, data: Buffer.from(`X = ${i}\n`) });
+  }
   members.push(
     {
       name: `${distInfo}/METADATA`,

@@ -1,0 +1,68 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArchiveError, readWheelMetadata } from '../../src/store/archive.js';
+import { PackageStore } from '../../src/store/store.js';
+import { mountNfsLike, type NfsMount } from '../helpers/nfs-mount.js';
+import { tempDir } from '../helpers/server.js';
+import { wheelBytes } from '../helpers/upload.js';
+
+let root: string;
+let cleanup: () => void;
+
+beforeAll(() => {
+  ({ dir: root, cleanup } = tempDir('wh-archive-'));
+});
+afterAll(() => cleanup());
+
+/** The METADATA member as wheelBytes writes it. */
+const metadataOf = (name: string, version: string) => `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nSummary: consistency probe\n\n`;
+
+describe('reading a wheel METADATA', () => {
+  it('finds it past a central directory longer than a read block and a payload spanning several blocks', async () => {
+    // 6,000 members: the central directory alone is over 400 KiB; the payload pushes it past 1 MiB.
+    const wheel = wheelBytes('many-members', '1.0', { modules: 6_000, payloadBytes: 700 * 1024 });
+    const file = path.join(root, wheel.filename);
+    await writeFile(file, wheel.bytes);
+    const metadata = await readWheelMetadata(file, wheel.bytes.length, 'many-members');
+    expect(metadata.toString('utf8')).toBe(metadataOf('many-members', '1.0'));
+  });
+
+  it('refuses a truncated wheel and one shorter than the size it was listed with, with an ArchiveError', async () => {
+    const wheel = wheelBytes('cut-short', '1.0', { modules: 50 });
+    const file = path.join(root, wheel.filename);
+    await writeFile(file, wheel.bytes.subarray(0, wheel.bytes.length - 200));
+    await expect(readWheelMetadata(file, wheel.bytes.length - 200, 'cut-short')).rejects.toBeInstanceOf(ArchiveError);
+    // A stale size from a network file system's attribute cache: never a hang or a wrong answer.
+    await expect(readWheelMetadata(file, wheel.bytes.length, 'cut-short')).rejects.toBeInstanceOf(ArchiveError);
+  });
+});
+
+describe('describing a wheel on an NFS-like mount', () => {
+  let mount: NfsMount;
+  let backing: { dir: string; cleanup(): void };
+
+  beforeAll(async () => {
+    backing = tempDir('wh-archive-nfs-');
+    mount = await mountNfsLike(backing.dir, { attrTimeout: 3, entryTimeout: 3 });
+  });
+  afterAll(async () => {
+    await mount.unmount();
+    backing.cleanup();
+  });
+
+  it('costs a handful of reads for a wheel of 3,000 members, not a few per member (each is a round trip on EFS)', async () => {
+    const wheel = wheelBytes('wide-wheel', '2.0', { modules: 3_000 });
+    await writeFile(path.join(backing.dir, wheel.filename), wheel.bytes);
+    const store = new PackageStore(mount.path);
+    await store.init();
+    const before = (await mount.stats()).read ?? 0;
+    const { files, stats } = await store.scan({ full: true });
+    const reads = ((await mount.stats()).read ?? 0) - before;
+    console.log(`a ${Math.round(wheel.bytes.length / 1024)} KiB wheel of 3,000 members described with ${reads} reads through the mount`);
+    expect(stats.hashed).toBe(1);
+    expect(files.map((f) => [f.filename, f.requiresPython, f.metadataSha256 !== null])).toEqual([[wheel.filename, null, true]]);
+    expect((await store.readMetadata(files[0]!)).toString('utf8')).toBe(metadataOf('wide-wheel', '2.0'));
+    expect(reads).toBeLessThan(40);
+  });
+});
