@@ -48,6 +48,8 @@ export interface LagRun {
   lags: number[];
   /** Per upload: whether the very next request to the uploading process listed it. */
   readYourWrites: boolean[];
+  /** Per upload: the index of the process that listed it last (the one the lag waited for). */
+  lastBy: number[];
   uploads: Wheel[];
 }
 
@@ -63,6 +65,7 @@ export async function measureLag(urls: string[], project: string, count: number,
   const seenBy = new Map<string, Set<number>>(uploads.map((w) => [w.filename, new Set<number>()]));
   const lags: number[] = new Array(count).fill(NaN);
   const readYourWrites: boolean[] = new Array(count).fill(false);
+  const lastBy: number[] = new Array(count).fill(-1);
   let uploading = true;
 
   const poller = (async () => {
@@ -72,8 +75,14 @@ export async function measureLag(urls: string[], project: string, count: number,
       uploads.forEach((w, i) => {
         const t = okAt.get(w.filename);
         if (t === undefined || !Number.isNaN(lags[i])) return;
-        rounds.forEach((names, p) => names.has(w.filename) && seenBy.get(w.filename)!.add(p));
-        if (seenBy.get(w.filename)!.size === urls.length) lags[i] = now - t;
+        const seen = seenBy.get(w.filename)!;
+        rounds.forEach((names, p) => {
+          if (names.has(w.filename) && !seen.has(p)) {
+            seen.add(p);
+            if (seen.size === urls.length) lastBy[i] = p;
+          }
+        });
+        if (seen.size === urls.length) lags[i] = now - t;
       });
       if (!uploading && lags.every((l) => !Number.isNaN(l))) return;
       const last = Math.max(...okAt.values());
@@ -97,7 +106,17 @@ export async function measureLag(urls: string[], project: string, count: number,
   }
   uploading = false;
   await poller;
-  return { lags, readYourWrites, uploads };
+  return { lags, readYourWrites, lastBy, uploads };
+}
+
+/** The slowest uploads, said so that a failure shows which process was behind: "1036 ms (#17 via 2, last 0)". */
+export function worstLags(run: LagRun, urls: string[], n = 3): string {
+  return run.lags
+    .map((lag, i) => ({ lag, i }))
+    .sort((a, b) => b.lag - a.lag)
+    .slice(0, n)
+    .map(({ lag, i }) => `${Math.round(lag)} ms (#${i} via ${i % urls.length}, last ${run.lastBy[i]})`)
+    .join(', ');
 }
 
 const RESULTS = path.join(REPO, '.test-results', 'consistency.json');
