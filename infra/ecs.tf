@@ -43,9 +43,10 @@ locals {
       { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
     ]
 
-    # The image has no curl; Node 20's fetch does the same job.
+    # The image's own probe (no curl in it): liveness, so a task still on its first scan of a
+    # large volume ("loading") is kept, while the ALB's check of /health keeps it out of rotation.
     healthCheck = {
-      command     = ["CMD", "node", "-e", "fetch('http://127.0.0.1:${local.container_port}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+      command     = ["CMD", "node", "dist/healthcheck.js"]
       interval    = 15
       timeout     = 5
       retries     = 3

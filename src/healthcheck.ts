@@ -1,5 +1,10 @@
 // Container HEALTHCHECK probe: the slim base image has no curl, and node is already there.
-// Exit 0 when /health answers 200 within 3 s, 1 otherwise.
+// Exit 0 when /health answers 200 within 3 s, or 503 "loading"; 1 otherwise.
+//
+// This is liveness, not readiness: the ALB's own check of /health keeps a loading task out of
+// rotation, while this one decides whether ECS replaces the task. The first start on a large
+// volume hashes every file once (minutes on EFS); replacing the task then would start that over
+// on another one, again and again.
 import http from 'node:http';
 
 const port = Number(process.env.WHEELHOUSE_PORT || 8080);
@@ -8,8 +13,20 @@ const listen = process.env.WHEELHOUSE_HOST;
 const host = !listen || listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen;
 
 const req = http.get({ host, port, path: '/health', timeout: 3000 }, (res) => {
-  res.resume();
-  process.exit(res.statusCode === 200 ? 0 : 1);
+  let body = '';
+  res.setEncoding('utf8').on('data', (s: string) => (body += s.slice(0, 4096)));
+  res.on('end', () => {
+    if (res.statusCode === 200) process.exit(0);
+    let status = '';
+    try {
+      status = String((JSON.parse(body) as { status?: unknown }).status);
+    } catch {
+      // not our /health
+    }
+    if (res.statusCode === 503 && status === 'loading') process.exit(0);
+    console.error(`health check failed: ${res.statusCode} ${status || body.slice(0, 200)}`);
+    process.exit(1);
+  });
 });
 req.on('timeout', () => req.destroy(new Error('timed out after 3s')));
 req.on('error', (err) => {
