@@ -6,14 +6,13 @@ import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import yauzl from 'yauzl';
 import { normalizeName } from '../pypi/names.js';
+import { READ_CHUNK } from './fs-util.js';
 
 export class ArchiveError extends Error {
   override name = 'ArchiveError';
 }
 
 const MAX_METADATA = 8 * 1024 * 1024;
-/** Large sequential reads: on EFS every read is a round trip, whatever its size. */
-export const READ_CHUNK = 1024 * 1024;
 const BLOCK = 256 * 1024;
 const MAX_BLOCKS = 16;
 

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 
+/** Large sequential reads: on EFS every read is a round trip, whatever its size. */
+export const READ_CHUNK = 1024 * 1024;
+
 /** Writes a file whole or not at all: temp name beside it, then rename over. */
 export async function writeAtomic(file: string, data: string | Buffer): Promise<void> {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
