@@ -69,10 +69,23 @@ function line(ctx: Ctx, pts: Array<[number, number]>, colour: string, width: num
 }
 
 function dashed(ctx: Ctx, x0: number, x1: number, y: number, colour: string): void {
-  for (let x = x0; x < x1; x += 14) line(ctx, [[x, y], [Math.min(x + 8, x1), y]], colour, 1.5);
+  for (let x = x0; x < x1; x += 14)
+    line(
+      ctx,
+      [
+        [x, y],
+        [Math.min(x + 8, x1), y],
+      ],
+      colour,
+      1.5,
+    );
 }
 
-export async function drawChart(series: ChartSeries[], outFile: string, opts: { title?: string; referenceP95Ms?: number } = {}): Promise<void> {
+export async function drawChart(
+  series: ChartSeries[],
+  outFile: string,
+  opts: { title?: string; referenceP95Ms?: number } = {},
+): Promise<void> {
   const W = 1200;
   const H = 900;
   const img = PImage.make(W, H);
@@ -98,28 +111,66 @@ export async function drawChart(series: ChartSeries[], outFile: string, opts: { 
   const ay = (ms: number) => A.y + A.h - ((Math.log10(Math.max(1, ms)) - logMin) / (logMax - logMin)) * A.h;
 
   text(opts.title ?? 'Latency through the bursts (reference profile)', A.x, 30, 20, '#111');
-  text('per second of completion: p95 thick, p50 thin; log scale; red ticks at the bottom: seconds with failed samples', A.x, 52, 13, '#555');
+  text(
+    'per second of completion: p95 thick, p50 thin; log scale; red ticks at the bottom: seconds with failed samples',
+    A.x,
+    52,
+    13,
+    '#555',
+  );
   ctx.strokeStyle = '#dddddd';
   for (let e = logMin; e <= logMax; e++) {
     for (const m of [1, 2, 5]) {
       const v = m * 10 ** e;
       if (v > 10 ** logMax) break;
       const y = ay(v);
-      line(ctx, [[A.x, y], [A.x + A.w, y]], m === 1 ? '#cccccc' : '#eeeeee', 1);
+      line(
+        ctx,
+        [
+          [A.x, y],
+          [A.x + A.w, y],
+        ],
+        m === 1 ? '#cccccc' : '#eeeeee',
+        1,
+      );
       if (m === 1 || logMax - logMin <= 3) text(v >= 1000 ? `${v / 1000} s` : `${v} ms`, A.x - 8, y + 5, 12, '#444', 'right');
     }
   }
   const xStep = tMax > 120 ? 30 : tMax > 40 ? 10 : tMax > 15 ? 5 : 1;
   for (let t = 0; t <= tMax; t += xStep) {
-    line(ctx, [[ax(t), A.y + A.h], [ax(t), A.y + A.h + 5]], '#888888', 1);
+    line(
+      ctx,
+      [
+        [ax(t), A.y + A.h],
+        [ax(t), A.y + A.h + 5],
+      ],
+      '#888888',
+      1,
+    );
     text(`${t}`, ax(t), A.y + A.h + 20, 12, '#444', 'center');
   }
   text('seconds since the run started', A.x + A.w / 2, A.y + A.h + 40, 13, '#444', 'center');
-  line(ctx, [[A.x, A.y], [A.x, A.y + A.h], [A.x + A.w, A.y + A.h]], '#888888', 1);
+  line(
+    ctx,
+    [
+      [A.x, A.y],
+      [A.x, A.y + A.h],
+      [A.x + A.w, A.y + A.h],
+    ],
+    '#888888',
+    1,
+  );
   if (opts.referenceP95Ms) {
     const y = ay(opts.referenceP95Ms);
     dashed(ctx, A.x, A.x + A.w, y, '#aa0000');
-    text(`published P95 of the stress test: ${opts.referenceP95Ms / 1000} s (12 tasks, 48 workers)`, A.x + A.w - 6, y - 6, 12, '#aa0000', 'right');
+    text(
+      `published P95 of the stress test: ${opts.referenceP95Ms / 1000} s (12 tasks, 48 workers)`,
+      A.x + A.w - 6,
+      y - 6,
+      12,
+      '#aa0000',
+      'right',
+    );
   }
   series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
@@ -140,7 +191,17 @@ export async function drawChart(series: ChartSeries[], outFile: string, opts: { 
     };
     for (const r of runs('p50')) line(ctx, r, colour, 1);
     for (const r of runs('p95')) line(ctx, r, colour, 3);
-    for (const p of s.timeSeries) if (p.errors > 0) line(ctx, [[ax(p.t + 0.5), A.y + A.h - 4], [ax(p.t + 0.5), A.y + A.h - 14]], '#ff0000', 2);
+    for (const p of s.timeSeries)
+      if (p.errors > 0)
+        line(
+          ctx,
+          [
+            [ax(p.t + 0.5), A.y + A.h - 4],
+            [ax(p.t + 0.5), A.y + A.h - 14],
+          ],
+          '#ff0000',
+          2,
+        );
   });
 
   // Panel B: drain of a burst.
@@ -152,19 +213,48 @@ export async function drawChart(series: ChartSeries[], outFile: string, opts: { 
   const by = (pct: number) => B.y + B.h - (pct / 100) * B.h;
   text('How a burst drains: share of its clients finished (median burst per target)', B.x, B.y - 25, 16, '#111');
   for (const pct of [0, 25, 50, 75, 100]) {
-    line(ctx, [[B.x, by(pct)], [B.x + B.w, by(pct)]], pct === 0 ? '#888888' : '#eeeeee', 1);
+    line(
+      ctx,
+      [
+        [B.x, by(pct)],
+        [B.x + B.w, by(pct)],
+      ],
+      pct === 0 ? '#888888' : '#eeeeee',
+      1,
+    );
     text(`${pct}%`, B.x - 8, by(pct) + 5, 12, '#444', 'right');
   }
   for (let t = 0; t <= Math.ceil(bMax / bStep) * bStep + 1e-9; t += bStep) {
-    line(ctx, [[bx(t * 1000), B.y + B.h], [bx(t * 1000), B.y + B.h + 5]], '#888888', 1);
+    line(
+      ctx,
+      [
+        [bx(t * 1000), B.y + B.h],
+        [bx(t * 1000), B.y + B.h + 5],
+      ],
+      '#888888',
+      1,
+    );
     text(`${Number(t.toFixed(1))}`, bx(t * 1000), B.y + B.h + 20, 12, '#444', 'center');
   }
   text('seconds since the burst started', B.x + B.w / 2, B.y + B.h + 40, 13, '#444', 'center');
-  line(ctx, [[B.x, B.y], [B.x, B.y + B.h]], '#888888', 1);
+  line(
+    ctx,
+    [
+      [B.x, B.y],
+      [B.x, B.y + B.h],
+    ],
+    '#888888',
+    1,
+  );
   series.forEach((s, i) => {
     if (!s.completion?.length) return;
     const colour = COLOURS[i % COLOURS.length]!;
-    line(ctx, s.completion.map((ms, k) => [bx(ms), by(k)] as [number, number]), colour, 3);
+    line(
+      ctx,
+      s.completion.map((ms, k) => [bx(ms), by(k)] as [number, number]),
+      colour,
+      3,
+    );
   });
 
   // Legend.
@@ -172,7 +262,15 @@ export async function drawChart(series: ChartSeries[], outFile: string, opts: { 
   series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
     const drain = s.completion?.length ? ` (drain ${(s.completion.at(-1)! / 1000).toFixed(2)} s)` : '';
-    line(ctx, [[lx, A.y + 12], [lx + 24, A.y + 12]], colour, 3);
+    line(
+      ctx,
+      [
+        [lx, A.y + 12],
+        [lx + 24, A.y + 12],
+      ],
+      colour,
+      3,
+    );
     text(`${s.target}${drain}`, lx + 30, A.y + 17, 13, '#222');
     lx += 60 + (haveText ? ctx.measureText(`${s.target}${drain}`).width : 120);
   });

@@ -48,8 +48,7 @@ export function referenceWheel(i: number, version: string): string {
 }
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-const recordHash = (b: Buffer): string =>
-  'sha256=' + createHash('sha256').update(b).digest('base64url');
+const recordHash = (b: Buffer): string => 'sha256=' + createHash('sha256').update(b).digest('base64url');
 
 /** A minimal valid wheel (METADATA, WHEEL, RECORD and one module) of about 1.2 KB. */
 export function buildReferenceWheel(i: number, version: string): { wheel: Buffer; metadata: Buffer } {
@@ -73,9 +72,7 @@ export function buildReferenceWheel(i: number, version: string): { wheel: Buffer
       '',
     ].join('\n'),
   );
-  const wheelInfo = Buffer.from(
-    'Wheel-Version: 1.0\nGenerator: wheelhouse-bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n',
-  );
+  const wheelInfo = Buffer.from('Wheel-Version: 1.0\nGenerator: wheelhouse-bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n');
   const module = Buffer.from(
     `"""${referenceProject(i)}: a package for burst benchmarks."""\n\n__version__ = "${version}"\n\n\ndef hello() -> str:\n    return "hello from ${referenceProject(i)} ${version}"\n`,
   );
@@ -85,8 +82,7 @@ export function buildReferenceWheel(i: number, version: string): { wheel: Buffer
     { name: `${distInfo}/WHEEL`, data: wheelInfo },
   ];
   const record = Buffer.from(
-    entries.map((e) => `${e.name},${recordHash(e.data)},${e.data.length}`).join('\n') +
-      `\n${distInfo}/RECORD,,\n`,
+    entries.map((e) => `${e.name},${recordHash(e.data)},${e.data.length}`).join('\n') + `\n${distInfo}/RECORD,,\n`,
   );
   return { wheel: writeZip([...entries, { name: `${distInfo}/RECORD`, data: record }]), metadata };
 }
@@ -109,10 +105,7 @@ async function saveManifest(dir: string, corpus: Corpus): Promise<Corpus> {
   return corpus;
 }
 
-export async function makeReferenceCorpus(
-  dir: string,
-  opts: { projects?: number } = {},
-): Promise<Corpus> {
+export async function makeReferenceCorpus(dir: string, opts: { projects?: number } = {}): Promise<Corpus> {
   dir = resolve(dir);
   const params = { projects: opts.projects ?? 100, versions: [...REFERENCE_VERSIONS] };
   const cached = await loadCached(dir, params);
@@ -168,10 +161,7 @@ export async function linkOrCopy(src: string, dest: string): Promise<void> {
 
 export const DEFAULT_WHEEL_SOURCE = '/opt/pypi/files';
 
-export async function makeRealCorpus(
-  dir: string,
-  opts: { source?: string; maxFiles?: number; maxBytes?: number } = {},
-): Promise<Corpus> {
+export async function makeRealCorpus(dir: string, opts: { source?: string; maxFiles?: number; maxBytes?: number } = {}): Promise<Corpus> {
   dir = resolve(dir);
   const params = {
     source: opts.source ?? DEFAULT_WHEEL_SOURCE,
@@ -181,9 +171,7 @@ export async function makeRealCorpus(
   const cached = await loadCached(dir, params);
   if (cached) return cached;
   if (!existsSync(params.source)) {
-    throw new Error(
-      `no real wheels at ${params.source}: pass --wheels-from <dir of .whl files> (pip config list names the local mirror)`,
-    );
+    throw new Error(`no real wheels at ${params.source}: pass --wheels-from <dir of .whl files> (pip config list names the local mirror)`);
   }
   const names = (await readdir(params.source)).filter((n) => n.endsWith('.whl')).sort();
   const filesDir = join(dir, 'files');
@@ -228,8 +216,7 @@ export function projectsOf(corpus: Corpus): Map<string, CorpusFile[]> {
   return out;
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * A static PEP 503/691/658 tree of the corpus for nginx: simple/<name>/index.html and
@@ -272,7 +259,12 @@ export async function makeStaticTree(corpus: Corpus, dir: string): Promise<void>
     );
     await writeFile(
       join(pageDir, 'index.json'),
-      JSON.stringify({ meta: { 'api-version': '1.1' }, name: project, files: jsonFiles, versions: [...new Set(files.map((f) => f.version))] }),
+      JSON.stringify({
+        meta: { 'api-version': '1.1' },
+        name: project,
+        files: jsonFiles,
+        versions: [...new Set(files.map((f) => f.version))],
+      }),
     );
     rootLinks.push(`<a href="${project}/">${project}</a><br>`);
   }
@@ -306,7 +298,9 @@ async function main(): Promise<void> {
           ...(values['max-bytes'] ? { maxBytes: Number(values['max-bytes']) } : {}),
         });
   const bytes = corpus.files.reduce((s, f) => s + f.size, 0);
-  console.log(`${corpus.kind} corpus: ${corpus.files.length} files, ${projectsOf(corpus).size} projects, ${bytes} bytes in ${corpus.filesDir}`);
+  console.log(
+    `${corpus.kind} corpus: ${corpus.files.length} files, ${projectsOf(corpus).size} projects, ${bytes} bytes in ${corpus.filesDir}`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

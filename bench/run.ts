@@ -137,7 +137,12 @@ async function measureFsOps(target: Target, corpus: Corpus): Promise<FsOpsResult
     const out: FsOpsResult = { profile: 'fsops', target: target.name, batches: [] };
     out.batches.push(await measure('GET /simple/{pkg}/', pages));
     out.batches.push(await measure('GET /{pkg}/ (303)', redirects));
-    out.batches.push(await measure('GET /health', Array.from({ length: 200 }, () => new URL('health', base))));
+    out.batches.push(
+      await measure(
+        'GET /health',
+        Array.from({ length: 200 }, () => new URL('health', base)),
+      ),
+    );
     out.batches.push(await measure('download, first time each', files));
     out.batches.push(await measure('download, again (steady state)', files));
     return out;
@@ -153,7 +158,9 @@ async function discoverFiles(url: string, user: string | undefined, password: st
   const headers = { ...basicAuth(user, password), accept: 'text/html' };
   try {
     const root = await get(new URL('simple/', base), { agent, headers, deadline: Date.now() + 30_000, keepBody: true });
-    const names = [...root.body!.toString('utf8').matchAll(/<a\s[^>]*href="([^"]+)"[^>]*>([^<]+)<\/a>/gi)].map((m) => m[2]!.trim()).slice(0, max);
+    const names = [...root.body!.toString('utf8').matchAll(/<a\s[^>]*href="([^"]+)"[^>]*>([^<]+)<\/a>/gi)]
+      .map((m) => m[2]!.trim())
+      .slice(0, max);
     const files: Array<{ project: string; filename: string }> = [];
     for (const name of names) {
       const project = name.replace(/[-_.]+/g, '-').toLowerCase();
@@ -197,7 +204,13 @@ async function main(): Promise<void> {
     if (o.warmup && o.profiles.has('reference')) {
       log(`[${target.name}] reference profile, cold burst (reported apart from the runs)`);
       const r = await runReference({ ...refOpts(target), durationS: 1 });
-      const cold = { target: target.name, samples: r.samples, failedSamples: r.failedSamples, p95: r.latency.p95, drainMs: r.bursts[0]?.drainMs ?? 0 };
+      const cold = {
+        target: target.name,
+        samples: r.samples,
+        failedSamples: r.failedSamples,
+        p95: r.latency.p95,
+        drainMs: r.bursts[0]?.drainMs ?? 0,
+      };
       collected.cold.push(cold);
       await save(`reference-${target.name}-cold`, { ...r, target: target.name, run: 0 });
     }
@@ -226,7 +239,10 @@ async function main(): Promise<void> {
     }
   }
 
-  async function piplikeProfiles(target: { name: string; url: string; user?: string; password?: string }, files: Array<{ project: string; filename: string }>) {
+  async function piplikeProfiles(
+    target: { name: string; url: string; user?: string; password?: string },
+    files: Array<{ project: string; filename: string }>,
+  ) {
     for (let run = 1; run <= o.runs; run++) {
       for (const mode of o.pipModes) {
         log(`[${target.name}] pip-like burst (${mode}), run ${run}/${o.runs}`);
@@ -249,7 +265,12 @@ async function main(): Promise<void> {
   async function overload(target: { name: string; url: string; user?: string; password?: string }) {
     log(`[${target.name}] overload: one burst of ${o.clients * 5} clients`);
     // The pool grows with the burst so the server, not the client's queue, meets the surge.
-    const reference = await runReference({ ...refOpts(target), durationS: 1, burstClients: o.clients * 5, poolSockets: Math.ceil(o.clients * 5 * 1.2) });
+    const reference = await runReference({
+      ...refOpts(target),
+      durationS: 1,
+      burstClients: o.clients * 5,
+      poolSockets: Math.ceil(o.clients * 5 * 1.2),
+    });
     let healthAfter: number | string;
     try {
       const res = await fetch(new URL('health', target.url), { signal: AbortSignal.timeout(10_000) });
@@ -265,7 +286,11 @@ async function main(): Promise<void> {
 
   try {
     if (o.url) {
-      const target = { name: new URL(o.url).host, url: o.url, ...(o.user !== undefined ? { user: o.user, password: o.password ?? '' } : {}) };
+      const target = {
+        name: new URL(o.url).host,
+        url: o.url,
+        ...(o.user !== undefined ? { user: o.user, password: o.password ?? '' } : {}),
+      };
       if (o.profiles.has('reference') || o.profiles.has('autocannon')) await referenceProfiles(target);
       if (o.profiles.has('piplike')) {
         const files = await discoverFiles(o.url, target.user, target.password);
@@ -276,7 +301,10 @@ async function main(): Promise<void> {
     } else {
       ensureBuilt(log);
       const refCorpus = needsReference
-        ? await makeReferenceCorpus(join(REPO, 'bench', 'results', o.quick ? 'corpus-reference-quick' : 'corpus-reference'), o.quick ? { projects: 10 } : {})
+        ? await makeReferenceCorpus(
+            join(REPO, 'bench', 'results', o.quick ? 'corpus-reference-quick' : 'corpus-reference'),
+            o.quick ? { projects: 10 } : {},
+          )
         : undefined;
       if (refCorpus) referenceProjects = projectsOf(refCorpus).size;
       const realCorpus = o.profiles.has('piplike')
@@ -328,7 +356,9 @@ async function main(): Promise<void> {
         }
       }
       if (o.targets.includes('nginx')) {
-        collected.notes.push('nginx checks the same bcrypt htpasswd on every request (it has no verdict cache); nginx-sha is the same tree with a {SHA} hash: the static-file limit.');
+        collected.notes.push(
+          'nginx checks the same bcrypt htpasswd on every request (it has no verdict cache); nginx-sha is the same tree with a {SHA} hash: the static-file limit.',
+        );
       }
     }
   } finally {

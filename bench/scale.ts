@@ -33,7 +33,27 @@ async function start(root: string): Promise<{ server: Server; readyMs: number }>
   const t0 = performance.now();
   const proc = spawn(
     process.execPath,
-    [MAIN, '--root', root, '--port', String(port), '--host', '127.0.0.1', '--workers', '1', '--authenticate', '.', '--passwords', '.', '--watch', 'off', '--rescan-interval', FULL_RESCAN, '--log-level', 'info'],
+    [
+      MAIN,
+      '--root',
+      root,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--workers',
+      '1',
+      '--authenticate',
+      '.',
+      '--passwords',
+      '.',
+      '--watch',
+      'off',
+      '--rescan-interval',
+      FULL_RESCAN,
+      '--log-level',
+      'info',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const logs: Record<string, unknown>[] = [];

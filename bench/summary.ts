@@ -94,7 +94,9 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     lines.push('|---|---:|---:|---:|---:|');
     for (const [target, runs] of groupBy(c.reference)) {
       const step = (s: string) => ms(med(runs, (r) => r.perStep[s]?.p95 ?? 0));
-      lines.push(`| ${target} | ${step('redirect')} | ${step('simple')} | ${step('download')} | ${med(runs, (r) => r.driverCpuS).toFixed(1)} |`);
+      lines.push(
+        `| ${target} | ${step('redirect')} | ${step('simple')} | ${step('download')} | ${med(runs, (r) => r.driverCpuS).toFixed(1)} |`,
+      );
     }
     if (c.cold.length) {
       lines.push('');
@@ -160,7 +162,11 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     lines.push('|---|---|---:|---:|---|');
     for (const f of c.fsops) {
       for (const b of f.batches) {
-        const by = Object.entries(b.byOp).filter(([, n]) => n > 0).map(([op, n]) => `${op} ${n}`).join(', ') || 'none';
+        const by =
+          Object.entries(b.byOp)
+            .filter(([, n]) => n > 0)
+            .map(([op, n]) => `${op} ${n}`)
+            .join(', ') || 'none';
         lines.push(`| ${f.target} | ${b.batch} | ${b.requests} | ${b.opsPerRequest.toFixed(3)} | ${by} |`);
       }
     }

@@ -115,13 +115,20 @@ export async function startWheelhouse(opts: {
   const fd = openSync(logFile, 'a');
   const args = [
     join(REPO, 'dist', 'main.js'),
-    '--root', opts.root,
-    '--port', String(port),
-    '--host', '127.0.0.1',
-    '--workers', String(opts.workers),
-    '--authenticate', 'list,download,update',
-    '--passwords', opts.creds.htpasswd,
-    '--log-level', 'warn',
+    '--root',
+    opts.root,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--workers',
+    String(opts.workers),
+    '--authenticate',
+    'list,download,update',
+    '--passwords',
+    opts.creds.htpasswd,
+    '--log-level',
+    'warn',
     ...(opts.extraArgs ?? []),
   ];
   const child = startProcess(process.execPath, args, { cwd: REPO, logFd: fd });

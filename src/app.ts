@@ -31,7 +31,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     logController: new LogController({ disableRequestLogging: true }),
     // A child logger per request costs an allocation and a bindings serialization; when info lines
     // are off (the burst setting) nothing would use it.
-    childLoggerFactory: (logger, bindings, opts) => (['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger),
+    childLoggerFactory: (logger, bindings, opts) =>
+      ['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger,
     trustProxy: config.trustProxy,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
@@ -44,7 +45,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.addHook('onResponse', (request, reply, done) => {
     if (logRequests) {
       request.log.info(
-        { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip, user: request.user },
+        {
+          method: request.method,
+          url: request.url,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 10) / 10,
+          ip: request.ip,
+          user: request.user,
+        },
         'request',
       );
     }

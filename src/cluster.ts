@@ -108,7 +108,12 @@ export function joinSiblings(getIndex: () => PackageIndex | null, log: Logger): 
     if (msg.wheelhouse === 'catch-up') {
       const index = getIndex();
       // A worker still loading is not listening yet; its first scan lists the write anyway.
-      const caughtUp = index?.ready ? index.poll().then(() => undefined, (err: Error) => log.warn({ err: err.message }, 'catching up with a sibling write failed')) : Promise.resolve();
+      const caughtUp = index?.ready
+        ? index.poll().then(
+            () => undefined,
+            (err: Error) => log.warn({ err: err.message }, 'catching up with a sibling write failed'),
+          )
+        : Promise.resolve();
       void caughtUp.then(() => process.send?.({ wheelhouse: 'caught-up', id: msg.id } satisfies Message));
     } else if (msg.wheelhouse === 'announced') {
       waiting.get(msg.id)?.();

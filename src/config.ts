@@ -70,35 +70,179 @@ interface OptionSpec {
  * The README's configuration table is written from it (`wheelhouse --help` prints it too).
  */
 export const OPTIONS = {
-  root: { flag: 'root', short: 'r', env: 'WHEELHOUSE_ROOT', type: 'string', default: './packages', help: 'Package directory (the shared volume). Created if missing.' },
+  root: {
+    flag: 'root',
+    short: 'r',
+    env: 'WHEELHOUSE_ROOT',
+    type: 'string',
+    default: './packages',
+    help: 'Package directory (the shared volume). Created if missing.',
+  },
   host: { flag: 'host', env: 'WHEELHOUSE_HOST', type: 'string', default: '0.0.0.0', help: 'Address to listen on.' },
   port: { flag: 'port', short: 'p', env: 'WHEELHOUSE_PORT', type: 'string', default: '8080', help: 'Port to listen on.' },
-  workers: { flag: 'workers', short: 'w', env: 'WHEELHOUSE_WORKERS', type: 'string', help: 'Server processes in this task (node:cluster). Default: CPUs available.' },
-  refreshInterval: { flag: 'refresh-interval', env: 'WHEELHOUSE_REFRESH_INTERVAL', type: 'string', default: '1s', help: 'How often the generation file is read.' },
-  rescanInterval: { flag: 'rescan-interval', env: 'WHEELHOUSE_RESCAN_INTERVAL', type: 'string', default: '5m', help: 'Full rescan of the volume whatever the generation says.' },
-  incomingMaxAge: { flag: 'incoming-max-age', env: 'WHEELHOUSE_INCOMING_MAX_AGE', type: 'string', default: '1h', help: 'Temp files of uploads that died are removed once this old.' },
-  healthFailAfter: { flag: 'health-fail-after', env: 'WHEELHOUSE_HEALTH_FAIL_AFTER', type: 'string', default: '30s', help: '/health turns 503 when the volume has been unreadable this long.' },
-  watch: { flag: 'watch', env: 'WHEELHOUSE_WATCH', type: 'string', default: 'auto', help: 'Watch the root with chokidar: auto (local disks only), on, off.' },
-  authenticate: { flag: 'authenticate', short: 'a', env: 'WHEELHOUSE_AUTHENTICATE', type: 'string', default: 'update', help: 'Actions that need a login: comma list of download, list, update; "." for none.' },
-  passwords: { flag: 'passwords', short: 'P', env: 'WHEELHOUSE_PASSWORDS', type: 'string', help: 'Apache htpasswd file (re-read when it changes); "." for none.' },
-  htpasswd: { flag: 'htpasswd', env: 'WHEELHOUSE_HTPASSWD', type: 'string', help: 'An htpasswd body in one value (for a Secrets Manager secret).' },
+  workers: {
+    flag: 'workers',
+    short: 'w',
+    env: 'WHEELHOUSE_WORKERS',
+    type: 'string',
+    help: 'Server processes in this task (node:cluster). Default: CPUs available.',
+  },
+  refreshInterval: {
+    flag: 'refresh-interval',
+    env: 'WHEELHOUSE_REFRESH_INTERVAL',
+    type: 'string',
+    default: '1s',
+    help: 'How often the generation file is read.',
+  },
+  rescanInterval: {
+    flag: 'rescan-interval',
+    env: 'WHEELHOUSE_RESCAN_INTERVAL',
+    type: 'string',
+    default: '5m',
+    help: 'Full rescan of the volume whatever the generation says.',
+  },
+  incomingMaxAge: {
+    flag: 'incoming-max-age',
+    env: 'WHEELHOUSE_INCOMING_MAX_AGE',
+    type: 'string',
+    default: '1h',
+    help: 'Temp files of uploads that died are removed once this old.',
+  },
+  healthFailAfter: {
+    flag: 'health-fail-after',
+    env: 'WHEELHOUSE_HEALTH_FAIL_AFTER',
+    type: 'string',
+    default: '30s',
+    help: '/health turns 503 when the volume has been unreadable this long.',
+  },
+  watch: {
+    flag: 'watch',
+    env: 'WHEELHOUSE_WATCH',
+    type: 'string',
+    default: 'auto',
+    help: 'Watch the root with chokidar: auto (local disks only), on, off.',
+  },
+  authenticate: {
+    flag: 'authenticate',
+    short: 'a',
+    env: 'WHEELHOUSE_AUTHENTICATE',
+    type: 'string',
+    default: 'update',
+    help: 'Actions that need a login: comma list of download, list, update; "." for none.',
+  },
+  passwords: {
+    flag: 'passwords',
+    short: 'P',
+    env: 'WHEELHOUSE_PASSWORDS',
+    type: 'string',
+    help: 'Apache htpasswd file (re-read when it changes); "." for none.',
+  },
+  htpasswd: {
+    flag: 'htpasswd',
+    env: 'WHEELHOUSE_HTPASSWD',
+    type: 'string',
+    help: 'An htpasswd body in one value (for a Secrets Manager secret).',
+  },
   username: { flag: 'username', env: 'WHEELHOUSE_USERNAME', type: 'string', help: 'A single user, with --password (for ECS secrets).' },
   password: { flag: 'password', env: 'WHEELHOUSE_PASSWORD', type: 'string', help: 'Password of --username.' },
-  uploaders: { flag: 'uploaders', env: 'WHEELHOUSE_UPLOADERS', type: 'string', help: 'Users allowed to upload and remove (comma list). Default: every user.' },
+  uploaders: {
+    flag: 'uploaders',
+    env: 'WHEELHOUSE_UPLOADERS',
+    type: 'string',
+    help: 'Users allowed to upload and remove (comma list). Default: every user.',
+  },
   realm: { flag: 'realm', env: 'WHEELHOUSE_REALM', type: 'string', default: 'wheelhouse', help: 'Basic auth realm.' },
-  credentialTtl: { flag: 'credential-ttl', env: 'WHEELHOUSE_CREDENTIAL_TTL', type: 'string', default: '60s', help: 'How long a verified login is remembered.' },
-  overwrite: { flag: 'overwrite', short: 'o', env: 'WHEELHOUSE_OVERWRITE', type: 'boolean', default: 'false', help: 'Allow an upload to replace an existing file with different bytes.' },
-  maxUploadSize: { flag: 'max-upload-size', env: 'WHEELHOUSE_MAX_UPLOAD_SIZE', type: 'string', default: '1GiB', help: 'Largest file an upload may carry.' },
-  fallbackUrl: { flag: 'fallback-url', env: 'WHEELHOUSE_FALLBACK_URL', type: 'string', help: 'Redirect unknown projects here (e.g. https://pypi.org/simple/). Default: 404.' },
-  pageCacheControl: { flag: 'page-cache-control', env: 'WHEELHOUSE_PAGE_CACHE_CONTROL', type: 'string', default: 'max-age=0, must-revalidate', help: 'Cache-Control of index pages.' },
-  fileCacheControl: { flag: 'file-cache-control', env: 'WHEELHOUSE_FILE_CACHE_CONTROL', type: 'string', default: 'public, max-age=31536000, immutable', help: 'Cache-Control of distribution files.' },
-  pageCacheSize: { flag: 'page-cache-size', env: 'WHEELHOUSE_PAGE_CACHE_SIZE', type: 'string', default: '64MiB', help: 'Memory for rendered index pages.' },
-  fileCacheSize: { flag: 'file-cache-size', env: 'WHEELHOUSE_FILE_CACHE_SIZE', type: 'string', default: '64MiB', help: 'Memory for small distribution files held in RAM.' },
-  fileCacheMaxFile: { flag: 'file-cache-max-file', env: 'WHEELHOUSE_FILE_CACHE_MAX_FILE', type: 'string', default: '256KiB', help: 'Largest file held in the file cache.' },
-  maxEventLoopDelay: { flag: 'max-event-loop-delay', env: 'WHEELHOUSE_MAX_EVENT_LOOP_DELAY', type: 'string', default: '1s', help: 'Past this event-loop delay answer 503 + Retry-After; 0 disables.' },
-  shutdownTimeout: { flag: 'shutdown-timeout', env: 'WHEELHOUSE_SHUTDOWN_TIMEOUT', type: 'string', default: '25s', help: 'Graceful drain on SIGTERM (keep under ECS stopTimeout).' },
-  logLevel: { flag: 'log-level', env: 'WHEELHOUSE_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent.' },
-  trustProxy: { flag: 'trust-proxy', env: 'WHEELHOUSE_TRUST_PROXY', type: 'boolean', default: 'true', help: 'Honour X-Forwarded-* (behind an ALB).' },
+  credentialTtl: {
+    flag: 'credential-ttl',
+    env: 'WHEELHOUSE_CREDENTIAL_TTL',
+    type: 'string',
+    default: '60s',
+    help: 'How long a verified login is remembered.',
+  },
+  overwrite: {
+    flag: 'overwrite',
+    short: 'o',
+    env: 'WHEELHOUSE_OVERWRITE',
+    type: 'boolean',
+    default: 'false',
+    help: 'Allow an upload to replace an existing file with different bytes.',
+  },
+  maxUploadSize: {
+    flag: 'max-upload-size',
+    env: 'WHEELHOUSE_MAX_UPLOAD_SIZE',
+    type: 'string',
+    default: '1GiB',
+    help: 'Largest file an upload may carry.',
+  },
+  fallbackUrl: {
+    flag: 'fallback-url',
+    env: 'WHEELHOUSE_FALLBACK_URL',
+    type: 'string',
+    help: 'Redirect unknown projects here (e.g. https://pypi.org/simple/). Default: 404.',
+  },
+  pageCacheControl: {
+    flag: 'page-cache-control',
+    env: 'WHEELHOUSE_PAGE_CACHE_CONTROL',
+    type: 'string',
+    default: 'max-age=0, must-revalidate',
+    help: 'Cache-Control of index pages.',
+  },
+  fileCacheControl: {
+    flag: 'file-cache-control',
+    env: 'WHEELHOUSE_FILE_CACHE_CONTROL',
+    type: 'string',
+    default: 'public, max-age=31536000, immutable',
+    help: 'Cache-Control of distribution files.',
+  },
+  pageCacheSize: {
+    flag: 'page-cache-size',
+    env: 'WHEELHOUSE_PAGE_CACHE_SIZE',
+    type: 'string',
+    default: '64MiB',
+    help: 'Memory for rendered index pages.',
+  },
+  fileCacheSize: {
+    flag: 'file-cache-size',
+    env: 'WHEELHOUSE_FILE_CACHE_SIZE',
+    type: 'string',
+    default: '64MiB',
+    help: 'Memory for small distribution files held in RAM.',
+  },
+  fileCacheMaxFile: {
+    flag: 'file-cache-max-file',
+    env: 'WHEELHOUSE_FILE_CACHE_MAX_FILE',
+    type: 'string',
+    default: '256KiB',
+    help: 'Largest file held in the file cache.',
+  },
+  maxEventLoopDelay: {
+    flag: 'max-event-loop-delay',
+    env: 'WHEELHOUSE_MAX_EVENT_LOOP_DELAY',
+    type: 'string',
+    default: '1s',
+    help: 'Past this event-loop delay answer 503 + Retry-After; 0 disables.',
+  },
+  shutdownTimeout: {
+    flag: 'shutdown-timeout',
+    env: 'WHEELHOUSE_SHUTDOWN_TIMEOUT',
+    type: 'string',
+    default: '25s',
+    help: 'Graceful drain on SIGTERM (keep under ECS stopTimeout).',
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'WHEELHOUSE_LOG_LEVEL',
+    type: 'string',
+    default: 'info',
+    help: 'fatal, error, warn, info, debug, trace or silent.',
+  },
+  trustProxy: {
+    flag: 'trust-proxy',
+    env: 'WHEELHOUSE_TRUST_PROXY',
+    type: 'boolean',
+    default: 'true',
+    help: 'Honour X-Forwarded-* (behind an ALB).',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -123,7 +267,10 @@ const schema = z
       .string()
       .optional()
       .transform((v) => (v === undefined ? null : new Set(v.split(/[\s,]+/).filter(Boolean)))),
-    realm: z.string().regex(/^[\x20-\x7e]+$/, 'printable ASCII only').refine((s) => !s.includes('"'), 'no double quotes'),
+    realm: z
+      .string()
+      .regex(/^[\x20-\x7e]+$/, 'printable ASCII only')
+      .refine((s) => !s.includes('"'), 'no double quotes'),
     credentialTtl: duration,
     overwrite: bool,
     maxUploadSize: size.pipe(z.number().min(1)),
@@ -224,5 +371,7 @@ export function helpText(): string {
     const def = s.default !== undefined ? ` (default: ${s.default})` : '';
     return `  ${flag.padEnd(34)} ${s.env.padEnd(32)} ${s.help}${def}`;
   });
-  return ['Usage: wheelhouse [options] [package-directory]', '', ...rows, '', '  -h, --help  this text;  --version  the version'].join('\n');
+  return ['Usage: wheelhouse [options] [package-directory]', '', ...rows, '', '  -h, --help  this text;  --version  the version'].join(
+    '\n',
+  );
 }

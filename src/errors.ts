@@ -16,7 +16,11 @@ export const Errors = {
     'None of the types in Accept is served here; ask for text/html, application/vnd.pypi.simple.v1+html or application/vnd.pypi.simple.v1+json',
     406,
   ),
-  BadFormat: createError('WH_ERR_BAD_FORMAT', 'Unknown ?format=%s; use application/vnd.pypi.simple.v1+json or application/vnd.pypi.simple.v1+html', 406),
+  BadFormat: createError(
+    'WH_ERR_BAD_FORMAT',
+    'Unknown ?format=%s; use application/vnd.pypi.simple.v1+json or application/vnd.pypi.simple.v1+html',
+    406,
+  ),
   RangeNotSatisfiable: createError('WH_ERR_RANGE', 'Range not satisfiable: the file has %s bytes', 416),
 
   // Uploads (R32..R44)
@@ -28,7 +32,11 @@ export const Errors = {
   MissingField: createError('WH_ERR_MISSING_FIELD', "Missing '%s' field", 400),
   BadFilename: createError('WH_ERR_BAD_FILENAME', 'Invalid distribution filename "%s": %s', 400),
   NameMismatch: createError('WH_ERR_NAME_MISMATCH', '%s', 400),
-  DigestMismatch: createError('WH_ERR_DIGEST_MISMATCH', 'The digest supplied does not match a digest calculated from the uploaded file (%s).', 400),
+  DigestMismatch: createError(
+    'WH_ERR_DIGEST_MISMATCH',
+    'The digest supplied does not match a digest calculated from the uploaded file (%s).',
+    400,
+  ),
   BadArchive: createError('WH_ERR_BAD_ARCHIVE', 'Invalid distribution "%s": %s', 400),
   EmptyFile: createError('WH_ERR_EMPTY_FILE', 'The uploaded file "%s" is empty', 400),
   TooLarge: createError('WH_ERR_TOO_LARGE', 'Upload larger than the limit of %s bytes (--max-upload-size)', 413),

@@ -79,7 +79,12 @@ async function serve(config: Config, log: Logger): Promise<void> {
   await refresher.start();
   if (!cluster.isPrimary) await listen();
   log.info(
-    { root: config.root, projects: index.snapshot.projects.size, files: index.snapshot.fileCount, loadMs: Math.round(performance.now() - started) },
+    {
+      root: config.root,
+      projects: index.snapshot.projects.size,
+      files: index.snapshot.fileCount,
+      loadMs: Math.round(performance.now() - started),
+    },
     'index loaded',
   );
 }

@@ -16,7 +16,13 @@ describe('configuration', () => {
   });
 
   it('reads every option from WHEELHOUSE_* variables, and flags win over them', () => {
-    const env = { WHEELHOUSE_PORT: '9000', WHEELHOUSE_REFRESH_INTERVAL: '250ms', WHEELHOUSE_AUTHENTICATE: 'list,update', WHEELHOUSE_PASSWORDS: '/x/htpasswd', WHEELHOUSE_OVERWRITE: 'true' };
+    const env = {
+      WHEELHOUSE_PORT: '9000',
+      WHEELHOUSE_REFRESH_INTERVAL: '250ms',
+      WHEELHOUSE_AUTHENTICATE: 'list,update',
+      WHEELHOUSE_PASSWORDS: '/x/htpasswd',
+      WHEELHOUSE_OVERWRITE: 'true',
+    };
     const c = loadConfig(['--port', '9001'], env);
     expect(c.port).toBe(9001);
     expect(c.refreshInterval).toBe(250);

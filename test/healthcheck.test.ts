@@ -39,7 +39,10 @@ describe('the container health probe (dist/healthcheck.js)', () => {
   });
 
   it('fails when nothing listens', () => {
-    const r = spawnSync(process.execPath, [PROBE], { env: { ...process.env, WHEELHOUSE_PORT: '1', WHEELHOUSE_HOST: '127.0.0.1' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [PROBE], {
+      env: { ...process.env, WHEELHOUSE_PORT: '1', WHEELHOUSE_HOST: '127.0.0.1' },
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('health check failed');
   });

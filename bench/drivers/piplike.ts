@@ -56,7 +56,12 @@ const attr = (attrs: string, name: string): string | undefined => {
   return m ? (m[2] ?? m[3]) : undefined;
 };
 const unescape = (s: string): string =>
-  s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /** The link for `filename` on a PEP 503 page, as pip's HTML parser reads anchors. */
 export function findHtmlLink(html: string, pageUrl: URL, filename: string): Link | undefined {
@@ -144,7 +149,12 @@ export async function runPiplike(opts: PiplikeOptions): Promise<PiplikeResult> {
           agent,
           deadline: deadline(),
           keepBody: true,
-          headers: { ...auth, accept: mode === 'json' ? ACCEPT_JSON : ACCEPT_HTML, 'accept-encoding': 'gzip, deflate', 'cache-control': 'max-age=0' },
+          headers: {
+            ...auth,
+            accept: mode === 'json' ? ACCEPT_JSON : ACCEPT_HTML,
+            'accept-encoding': 'gzip, deflate',
+            'cache-control': 'max-age=0',
+          },
         });
         if (res.status >= 400) fail(res.status, `page ${res.status}`);
         const body = res.body!.toString('utf8');

@@ -6,16 +6,7 @@
  * keep-alive pool, Basic auth on every request, success = status < 400.
  */
 import { basicAuth, errorKind, get, makeAgent } from '../lib/http.js';
-import {
-  countBy,
-  latencyOf,
-  rng,
-  sleep,
-  timeSeries,
-  type Percentiles,
-  type Sample,
-  type SeriesPoint,
-} from '../lib/stats.js';
+import { countBy, latencyOf, rng, sleep, timeSeries, type Percentiles, type Sample, type SeriesPoint } from '../lib/stats.js';
 
 export interface ReferenceOptions {
   /** Index root: `/{pkg}/`, `/simple/` and `/packages/` are resolved against it. */
@@ -175,4 +166,3 @@ export async function runReference(opts: ReferenceOptions): Promise<ReferenceRes
     timeSeries: timeSeries(samples, t0),
   };
 }
-

@@ -71,11 +71,14 @@ export function get(
       clearTimeout(timer);
       reject(err);
     }
-    const timer = setTimeout(() => {
-      const err = new TimeoutError('timeout');
-      req.destroy(err);
-      fail(err);
-    }, Math.max(0, opts.deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        const err = new TimeoutError('timeout');
+        req.destroy(err);
+        fail(err);
+      },
+      Math.max(0, opts.deadline - Date.now()),
+    );
     req.on('error', fail);
     req.end();
   });

@@ -94,7 +94,12 @@ export class Credentials {
   private readonly config: Config;
   private readonly logger: AuthLogger;
 
-  private constructor(config: Config, logger: AuthLogger, fixed: Map<string, Entry>, file: { hash: string; users: Map<string, string> } | null) {
+  private constructor(
+    config: Config,
+    logger: AuthLogger,
+    fixed: Map<string, Entry>,
+    file: { hash: string; users: Map<string, string> } | null,
+  ) {
     this.config = config;
     this.logger = logger;
     this.fixed = fixed;
@@ -125,7 +130,9 @@ export class Credentials {
     }
     const credentials = new Credentials(config, logger, fixed, file);
     if (config.authenticate.size > 0 && credentials.users.size === 0) {
-      throw new Error(`no users in ${[config.passwords, config.htpasswd && INLINE_SOURCE].filter(Boolean).join(' or ')}: nobody could log in`);
+      throw new Error(
+        `no users in ${[config.passwords, config.htpasswd && INLINE_SOURCE].filter(Boolean).join(' or ')}: nobody could log in`,
+      );
     }
     for (const user of config.uploaders ?? []) {
       if (!credentials.users.has(user)) logger.warn({ user }, 'an uploader named in --uploaders has no password entry');

@@ -85,7 +85,11 @@ export class Refresher {
     this.watcher = chokidar.watch(root, {
       ignoreInitial: true,
       // Our own state folder and every dot-file are never packages.
-      ignored: (p: string) => path.relative(root, p).split(path.sep).some((part) => part.startsWith('.')),
+      ignored: (p: string) =>
+        path
+          .relative(root, p)
+          .split(path.sep)
+          .some((part) => part.startsWith('.')),
       awaitWriteFinish: { stabilityThreshold: 300, pollInterval: 100 },
     });
     const onEvent = (file: string) => {
@@ -94,7 +98,9 @@ export class Refresher {
       this.debounce = setTimeout(() => {
         const dirty = this.dirty;
         this.dirty = new Set();
-        this.index.rescan({ full: false, dirty }).catch((err: Error) => this.opts.log.error({ err: err.message }, 'rescan after a local change failed'));
+        this.index
+          .rescan({ full: false, dirty })
+          .catch((err: Error) => this.opts.log.error({ err: err.message }, 'rescan after a local change failed'));
       }, 100);
     };
     this.watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent).on('unlinkDir', onEvent);

@@ -65,7 +65,10 @@ export class Snapshot {
         project = old;
         sources.set(name, before);
       } else {
-        project = buildProject(name, list.map((f) => indexFile(f, yanks)));
+        project = buildProject(
+          name,
+          list.map((f) => indexFile(f, yanks)),
+        );
         sources.set(name, { files: new Set(list), yanks: yankState });
       }
       projects.set(name, project);
@@ -108,7 +111,9 @@ function buildProject(name: string, files: IndexedFile[]): Project {
   const oldest = [...files].sort((a, b) => (a.uploadTime < b.uploadTime ? -1 : 1))[0]!;
   const h = createHash('sha1');
   for (const f of files) {
-    h.update(`${f.relpath}\0${f.sha256}\0${f.yanked === false ? '-' : 'y' + f.yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\n`);
+    h.update(
+      `${f.relpath}\0${f.sha256}\0${f.yanked === false ? '-' : 'y' + f.yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\n`,
+    );
   }
   return { name, displayName: oldest.displayName, files, versions, latest, fingerprint: h.digest('hex') };
 }

@@ -63,7 +63,10 @@ export function checkStagedUpload(staged: Staged, fields: UploadFields): void {
     throw new Errors.NameMismatch(`The version field '${version}' does not match the file '${filename}' (version '${parsed.version}')`);
   }
   if (!staged.metadata) {
-    throw new Errors.BadArchive(filename, parsed.packagetype === 'bdist_wheel' ? 'no *.dist-info/METADATA in the wheel' : 'no PKG-INFO in the sdist');
+    throw new Errors.BadArchive(
+      filename,
+      parsed.packagetype === 'bdist_wheel' ? 'no *.dist-info/METADATA in the wheel' : 'no PKG-INFO in the sdist',
+    );
   }
   const meta = parseCoreMetadata(staged.metadata);
   const metaName = field(meta, 'name');

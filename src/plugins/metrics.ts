@@ -67,7 +67,11 @@ async function metrics(app: FastifyInstance, { index, credentials }: MetricsOpti
   gauge('wheelhouse_generation_poll_age_seconds', 'Seconds since the generation file was last read successfully', () =>
     index.lastPollOkAt === null ? -1 : (Date.now() - index.lastPollOkAt) / 1000,
   );
-  gauge('wheelhouse_rescan_duration_seconds', 'Duration of the last rescan of the volume', () => (index.lastRescan?.durationMs ?? 0) / 1000);
+  gauge(
+    'wheelhouse_rescan_duration_seconds',
+    'Duration of the last rescan of the volume',
+    () => (index.lastRescan?.durationMs ?? 0) / 1000,
+  );
   gauge('wheelhouse_rescans', 'Rescans since start', () => index.rescans);
   gauge('wheelhouse_index_files', 'Distribution files indexed', () => index.snapshot.fileCount);
   gauge('wheelhouse_index_projects', 'Projects indexed', () => index.snapshot.projects.size);
@@ -86,7 +90,11 @@ async function metrics(app: FastifyInstance, { index, credentials }: MetricsOpti
   counter('wheelhouse_page_cache_hits_total', 'Index page requests answered from the page cache', () => index.pages.hits);
   counter('wheelhouse_page_cache_misses_total', 'Index pages rendered', () => index.pages.misses);
   // A burst of clients sharing one credential should move the first of these by one.
-  counter('wheelhouse_auth_verifications_total', 'Password hash checks run (bcrypt and others)', () => credentials?.stats.verifications ?? 0);
+  counter(
+    'wheelhouse_auth_verifications_total',
+    'Password hash checks run (bcrypt and others)',
+    () => credentials?.stats.verifications ?? 0,
+  );
   counter('wheelhouse_auth_memo_hits_total', 'Logins answered from the remembered verdicts', () => credentials?.stats.memoHits ?? 0);
   counter('wheelhouse_auth_failures_total', 'Failed logins', () => credentials?.stats.failures ?? 0);
 

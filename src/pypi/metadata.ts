@@ -28,7 +28,10 @@ export function parseCoreMetadata(input: Buffer | string): CoreMetadata {
     fields.set(key, values);
     last = { key, index: values.length - 1 };
   }
-  const body = lines.slice(i + 1).join('\n').trim();
+  const body = lines
+    .slice(i + 1)
+    .join('\n')
+    .trim();
   if (body && !fields.has('description')) fields.set('description', [body]);
   return fields;
 }

@@ -70,10 +70,5 @@ function finish(name: string, version: string, packagetype: PackageType, pythonV
  * characters (R41), not hidden.
  */
 export function isSafeBasename(filename: string): boolean {
-  return (
-    filename.length > 0 &&
-    filename.length <= 255 &&
-    !filename.startsWith('.') &&
-    /^[A-Za-z0-9._!+-]+$/.test(filename)
-  );
+  return filename.length > 0 && filename.length <= 255 && !filename.startsWith('.') && /^[A-Za-z0-9._!+-]+$/.test(filename);
 }

@@ -25,7 +25,7 @@ function parseAccept(header: string): Range[] {
   const out: Range[] = [];
   for (const part of header.split(',')) {
     const [mediaRaw, ...params] = part.split(';');
-    const media = (ALIASES[mediaRaw!.trim().toLowerCase()] ?? mediaRaw!.trim().toLowerCase());
+    const media = ALIASES[mediaRaw!.trim().toLowerCase()] ?? mediaRaw!.trim().toLowerCase();
     const slash = media.indexOf('/');
     if (slash <= 0) continue;
     let q = 1;

@@ -43,16 +43,21 @@ export async function packageRoutes(app: FastifyInstance, { index, config }: Rou
   );
 
   // GET and HEAD declared together: Fastify's generated HEAD route would reset Content-Length to 0.
-  app.route<FileParams>({ method: ['GET', 'HEAD'], url: '/packages/*', config: { action: 'download' }, handler: async (request, reply) => {
-    const rel = request.params['*'];
-    const file = index.file(rel);
-    if (file) return sendFile(request, reply, file);
-    if (rel.endsWith('.metadata')) {
-      const wheel = index.file(rel.slice(0, -'.metadata'.length));
-      if (wheel?.metadataSha256) return sendMetadata(request, reply, wheel);
-    }
-    throw new Errors.FileNotFound(rel.split('/').pop() ?? rel);
-  } });
+  app.route<FileParams>({
+    method: ['GET', 'HEAD'],
+    url: '/packages/*',
+    config: { action: 'download' },
+    handler: async (request, reply) => {
+      const rel = request.params['*'];
+      const file = index.file(rel);
+      if (file) return sendFile(request, reply, file);
+      if (rel.endsWith('.metadata')) {
+        const wheel = index.file(rel.slice(0, -'.metadata'.length));
+        if (wheel?.metadataSha256) return sendMetadata(request, reply, wheel);
+      }
+      throw new Errors.FileNotFound(rel.split('/').pop() ?? rel);
+    },
+  });
 
   async function sendMetadata(request: FastifyRequest, reply: FastifyReply, wheel: IndexedFile): Promise<FastifyReply> {
     const etag = `"${wheel.metadataSha256}"`;

@@ -12,7 +12,9 @@ type Params = { Params: { project: string } };
 export async function redirectRoutes(app: FastifyInstance, _opts: RouteOptions): Promise<void> {
   const dance = async (request: FastifyRequest<Params>, reply: FastifyReply) =>
     reply.redirect(`/simple/${encodeURIComponent(normalizeName(request.params.project))}/`, request.raw.httpVersion === '1.0' ? 302 : 303);
-  const schema = { params: { type: 'object', properties: { project: { type: 'string', maxLength: 200 } }, required: ['project'] } } as const;
+  const schema = {
+    params: { type: 'object', properties: { project: { type: 'string', maxLength: 200 } }, required: ['project'] },
+  } as const;
   app.get<Params>('/:project/', { schema }, dance);
   app.get<Params>('/:project', { schema }, dance);
 }

@@ -68,7 +68,13 @@ class BlockReader extends yauzl.RandomAccessReader {
     return done;
   }
 
-  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null, bytesRead?: number) => void): void {
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null, bytesRead?: number) => void,
+  ): void {
     this.readAt(buffer, offset, length, position).then((n) => callback(null, n), callback);
   }
 
@@ -76,7 +82,7 @@ class BlockReader extends yauzl.RandomAccessReader {
     const self = this;
     return Readable.from(
       (async function* () {
-        for (let at = start; at < end; ) {
+        for (let at = start; at < end;) {
           const chunk = Buffer.allocUnsafe(Math.min(BLOCK, end - at));
           const n = await self.readAt(chunk, 0, chunk.length, at);
           if (n === 0) return;
@@ -101,7 +107,11 @@ class BlockReader extends yauzl.RandomAccessReader {
 async function openZip(file: string, size: number): Promise<yauzl.ZipFile> {
   const handle = await fs.open(file, 'r');
   try {
-    return await yauzl.fromRandomAccessReaderPromise(new BlockReader(handle, size), size, { lazyEntries: true, autoClose: false, strictFileNames: false });
+    return await yauzl.fromRandomAccessReaderPromise(new BlockReader(handle, size), size, {
+      lazyEntries: true,
+      autoClose: false,
+      strictFileNames: false,
+    });
   } catch (err) {
     await handle.close();
     throw new ArchiveError(`not a valid zip file (${(err as Error).message})`);
@@ -123,8 +133,15 @@ export async function readWheelMetadata(file: string, size: number, project: str
     if (candidates.length === 0) throw new ArchiveError('no *.dist-info/METADATA in the wheel');
     // A wheel may vendor other dist-info dirs; the wheel's own is the one named after its project.
     const own =
-      candidates.find((e) => normalizeName(e.fileName.split('/')[0]!.replace(/\.dist-info$/, '').replace(/-[^-]*$/, '')) === project) ??
-      candidates[0]!;
+      candidates.find(
+        (e) =>
+          normalizeName(
+            e.fileName
+              .split('/')[0]!
+              .replace(/\.dist-info$/, '')
+              .replace(/-[^-]*$/, ''),
+          ) === project,
+      ) ?? candidates[0]!;
     if (own.uncompressedSize > MAX_METADATA) throw new ArchiveError('METADATA is implausibly large');
     const stream = await zip.openReadStreamPromise(own);
     const chunks: Buffer[] = [];

@@ -24,7 +24,11 @@ export function sidecarStem(f: DistFile): string {
   return sidecarStemOf(f.relpath, f.size, f.mtimeMs);
 }
 
-export async function readArchiveMetadata(file: string, size: number, parsed: ParsedFilename): Promise<{ metadata: Buffer | null; info: ProjectInfo | null }> {
+export async function readArchiveMetadata(
+  file: string,
+  size: number,
+  parsed: ParsedFilename,
+): Promise<{ metadata: Buffer | null; info: ProjectInfo | null }> {
   let metadata: Buffer | null = null;
   if (parsed.packagetype === 'bdist_wheel') metadata = await readWheelMetadata(file, size, parsed.project);
   else if (parsed.packagetype === 'sdist') metadata = await readSdistPkgInfo(file, size, parsed.extension);

@@ -215,7 +215,12 @@ export class PackageStore {
   }
 
   /** Hashes a file and reads its metadata: the expensive step, done once per file per volume. */
-  private async describe(rel: string, size: number, mtimeMs: number, uploadTime: string): Promise<{ record: DistFile; metadata: Buffer | null }> {
+  private async describe(
+    rel: string,
+    size: number,
+    mtimeMs: number,
+    uploadTime: string,
+  ): Promise<{ record: DistFile; metadata: Buffer | null }> {
     const full = path.join(this.root, rel);
     const filename = path.posix.basename(rel);
     const parsed = parseFilename(filename);
@@ -223,7 +228,8 @@ export class PackageStore {
     const hasher = new MultiHash();
     await pipeline(createReadStream(full, { highWaterMark: READ_CHUNK }), hasher, sink());
     // The size came from stat(), which a network file system may serve from its cache.
-    if (hasher.size !== size) throw new Error(`changed while it was read (${size} bytes listed, ${hasher.size} read); read again at the next scan`);
+    if (hasher.size !== size)
+      throw new Error(`changed while it was read (${size} bytes listed, ${hasher.size} read); read again at the next scan`);
     const { metadata, info } = await readArchiveMetadata(full, size, parsed);
     return { record: buildRecord(rel, parsed, size, mtimeMs, hasher.digests(), metadata, info, uploadTime), metadata };
   }
@@ -465,7 +471,12 @@ export class PackageStore {
       const real = await fs.realpath(this.root);
       let best: { point: string; type: string } = { point: '', type: '' };
       for (const [, point, type] of mounts) {
-        if (point && type && (real === point || real.startsWith(point.endsWith('/') ? point : point + '/')) && point.length >= best.point.length) {
+        if (
+          point &&
+          type &&
+          (real === point || real.startsWith(point.endsWith('/') ? point : point + '/')) &&
+          point.length >= best.point.length
+        ) {
           best = { point, type };
         }
       }

@@ -85,7 +85,16 @@ describe('Credentials.load', () => {
 
   it('takes users from the file, an inline htpasswd body and --username together', async () => {
     const inline = `ann:${bcrypt.hashSync('inline secret', 4)}\nplain:from inline\n`;
-    const credentials = await load(['-P', fixture('schemes.htpasswd'), '--htpasswd', inline, '--username', 'ci', '--password', '$2y$looks-like-a-hash']);
+    const credentials = await load([
+      '-P',
+      fixture('schemes.htpasswd'),
+      '--htpasswd',
+      inline,
+      '--username',
+      'ci',
+      '--password',
+      '$2y$looks-like-a-hash',
+    ]);
     expect((await credentials.check(basic('apr1', 'apr1 secret'))).ok).toBe(true);
     expect(await credentials.check(basic('ann', 'inline secret'))).toEqual({ ok: true, user: 'ann' });
     // The single user's password is plaintext even when it looks like a hash.

@@ -100,7 +100,9 @@ describe('the first write to a fresh volume', () => {
     for (let attempt = 1; attempt <= 2; attempt++) {
       const lag = await firstWriteLag();
       lags.push(lag);
-      console.log(`first write to a fresh volume${attempt > 1 ? ' (measured again)' : ''}: listed by the other process ${lag === null ? 'never (8 s)' : `after ${Math.round(lag)} ms`}`);
+      console.log(
+        `first write to a fresh volume${attempt > 1 ? ' (measured again)' : ''}: listed by the other process ${lag === null ? 'never (8 s)' : `after ${Math.round(lag)} ms`}`,
+      );
       expect(lag).not.toBeNull();
       if (lag! < BOUND_MS) break;
     }
@@ -140,8 +142,14 @@ describe('why the poll reads the generation file instead of stat()-ing it', () =
       if (now > 10_000) break;
       await sleep(50);
     }
-    console.log(`generation bumped through mount A: open+read through mount C saw it after ${Math.round(readMs)} ms; stat() through B still showed the old file for ${Math.round(staleMs)} ms`);
-    recordResult('nfsLike_statHazard', { attrTimeoutS: MOUNT.attrTimeout, openReadMs: Math.round(readMs), statStaleMs: Math.round(staleMs) });
+    console.log(
+      `generation bumped through mount A: open+read through mount C saw it after ${Math.round(readMs)} ms; stat() through B still showed the old file for ${Math.round(staleMs)} ms`,
+    );
+    recordResult('nfsLike_statHazard', {
+      attrTimeoutS: MOUNT.attrTimeout,
+      openReadMs: Math.round(readMs),
+      statStaleMs: Math.round(staleMs),
+    });
     expect(readMs).toBeLessThan(200);
     expect(staleMs).toBeGreaterThan(BOUND_MS);
     // ...and then it does catch up: the mount is stale, not broken.

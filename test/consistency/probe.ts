@@ -20,7 +20,17 @@ export async function listed(url: string, project: string): Promise<Set<string>>
   return new Set(body.files.map((f) => f.filename));
 }
 
-export async function health(url: string): Promise<{ status: string; generation: string | null; lastPollAgeMs: number | null; lastRescanMs: number | null; projects: number; files: number; pid: number }> {
+export async function health(
+  url: string,
+): Promise<{
+  status: string;
+  generation: string | null;
+  lastPollAgeMs: number | null;
+  lastRescanMs: number | null;
+  projects: number;
+  files: number;
+  pid: number;
+}> {
   const res = await fetch(`${url}/health`);
   return (await res.json()) as never;
 }
@@ -122,7 +132,9 @@ export async function measureLag(urls: string[], project: string, count: number,
   await poller;
   const stallAtEnd = cpuStallUs();
   const cpuPressurePct =
-    stallAtStart === null || stallAtEnd === null ? null : Math.round(((stallAtEnd - stallAtStart) / 1000 / (performance.now() - startedAt)) * 100);
+    stallAtStart === null || stallAtEnd === null
+      ? null
+      : Math.round(((stallAtEnd - stallAtStart) / 1000 / (performance.now() - startedAt)) * 100);
   return { lags, readYourWrites, lastBy, cpuPressurePct, uploads };
 }
 

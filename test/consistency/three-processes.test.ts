@@ -130,7 +130,9 @@ describe('three processes with the default 1 s refresh interval on one directory
       }
       await sleep(20);
     }
-    console.log(`60 concurrent uploads: every process listed all 60 ${lag === null ? 'never' : `${Math.round(lag)} ms`} after the last 200`);
+    console.log(
+      `60 concurrent uploads: every process listed all 60 ${lag === null ? 'never' : `${Math.round(lag)} ms`} after the last 200`,
+    );
     expect(seen.map((s) => s.length)).toEqual([60, 60, 60]);
     expect(lag).not.toBeNull();
     expect(lag!).toBeLessThan(BOUND_MS);
@@ -149,7 +151,11 @@ describe('three processes with the default 1 s refresh interval on one directory
     for (const { a, b } of rounds) {
       expect(a.bytes.equals(b.bytes)).toBe(false);
       const [ra, rb] = await Promise.all([uploadWheel(urls[0]!, a), uploadWheel(urls[1]!, b)]);
-      outcomes.push({ statuses: [ra.status, rb.status], texts: [ra.text.trim(), rb.text.trim()], winner: ra.status === 200 ? a : rb.status === 200 ? b : null });
+      outcomes.push({
+        statuses: [ra.status, rb.status],
+        texts: [ra.text.trim(), rb.text.trim()],
+        winner: ra.status === 200 ? a : rb.status === 200 ? b : null,
+      });
     }
     const wrong = outcomes.map((o, r) => ({ round: r, ...o })).filter((o) => JSON.stringify([...o.statuses].sort()) !== '[200,409]');
     console.log(`same filename raced ${rounds.length} times: ${wrong.length} rounds without exactly one 200 and one 409`);
@@ -168,7 +174,9 @@ describe('three processes with the default 1 s refresh interval on one directory
       if (performance.now() - start > BOUND_MS) break;
       await sleep(50);
     }
-    const mismatched = advertised.flatMap((hs, r) => hs.flatMap((h, p) => (h === sha256(outcomes[r]!.winner!.bytes) ? [] : [`round ${r} process ${p}: ${h}`])));
+    const mismatched = advertised.flatMap((hs, r) =>
+      hs.flatMap((h, p) => (h === sha256(outcomes[r]!.winner!.bytes) ? [] : [`round ${r} process ${p}: ${h}`])),
+    );
     expect(mismatched).toEqual([]);
     for (const [r, { a }] of rounds.entries()) {
       for (const u of urls) {
@@ -223,7 +231,9 @@ describe('three processes with the default 1 s refresh interval on one directory
       expect(await untilAll([urls[1]!], 'stream-probe', big.filename, false)).not.toBeNull();
     });
     const outcome = await download;
-    console.log(`in-flight download of a removed file: ${outcome.kind}, ${outcome.bytes.length} of ${big.bytes.length} bytes (${receivedAtRemoval} when removed)`);
+    console.log(
+      `in-flight download of a removed file: ${outcome.kind}, ${outcome.bytes.length} of ${big.bytes.length} bytes (${receivedAtRemoval} when removed)`,
+    );
     expect(receivedAtRemoval).toBeLessThan(big.bytes.length);
     expect(outcome.status).toBe(200);
     expect(['complete', 'aborted']).toContain(outcome.kind);
@@ -266,7 +276,11 @@ describe('three processes with the default 1 s refresh interval on one directory
         expect(m.has(name), name).toBe(true);
       }
       expect([...m.keys()].some((k) => k.startsWith('wheelhouse_generation_info{'))).toBe(true);
-      expect([...m.keys()].some((k) => k.startsWith('wheelhouse_http_request_duration_seconds_count{') && k.includes('route="/simple/:project/"'))).toBe(true);
+      expect(
+        [...m.keys()].some(
+          (k) => k.startsWith('wheelhouse_http_request_duration_seconds_count{') && k.includes('route="/simple/:project/"'),
+        ),
+      ).toBe(true);
     }
     const wheel = wheelBytes('metrics-probe', '7.0');
     expect((await uploadWheel(urls[0]!, wheel)).status).toBe(200);
@@ -292,7 +306,9 @@ describe('three processes with the default 1 s refresh interval on one directory
     for (const u of urls) for (let i = 0; i < 2; i++) expect((await fetch(`${u}/simple/metrics-probe/`)).status).toBe(200);
     const after = await Promise.all(urls.map(metrics));
     const routeCount = (m: Map<string, number>) =>
-      [...m].filter(([k]) => k.startsWith('wheelhouse_http_request_duration_seconds_count{') && k.includes('route="/simple/:project/"')).reduce((s, [, v]) => s + v, 0);
+      [...m]
+        .filter(([k]) => k.startsWith('wheelhouse_http_request_duration_seconds_count{') && k.includes('route="/simple/:project/"'))
+        .reduce((s, [, v]) => s + v, 0);
     after.forEach((m, i) => {
       const b = before[i]!;
       expect(m.get(`wheelhouse_generation_info{token="${token}"}`), `process ${i}`).toBe(1);
@@ -354,7 +370,9 @@ describe('a writer that died after publishing a file but before bumping the gene
       );
       await sleep(20);
     }
-    console.log(`file published without a bump: listed after ${firstSeen.map((t) => (t === null ? 'never' : `${Math.round(t)} ms`)).join(', ')} (rescan interval 3 s)`);
+    console.log(
+      `file published without a bump: listed after ${firstSeen.map((t) => (t === null ? 'never' : `${Math.round(t)} ms`)).join(', ')} (rescan interval 3 s)`,
+    );
     expect(firstSeen.every((t) => t !== null && t < 3_000 + 500)).toBe(true);
     // Each process listed it only once a full rescan had run: nothing else changed on the volume.
     expect(rescanAdvanced).toEqual([true, true, true]);
@@ -409,7 +427,9 @@ describe('one process with two cluster workers', () => {
       expect(listing).toEqual(pids);
     }
     const s = summarize(answers);
-    console.log(`--workers 2: ${s.n} uploads answered in median ${s.medianMs} ms, worst ${s.worstMs} ms, each listed by both workers at once`);
+    console.log(
+      `--workers 2: ${s.n} uploads answered in median ${s.medianMs} ms, worst ${s.worstMs} ms, each listed by both workers at once`,
+    );
     recordResult('workers2_upload_answer', s);
     await server.stop();
   });
@@ -424,14 +444,20 @@ async function advertisedSha256(url: string, project: string, filename: string):
 }
 
 /** Runs `fn` with a `get` bound to one fresh keep-alive connection, so every request reaches the same cluster worker. */
-async function onOneConnection<T>(base: string, fn: (get: (p: string) => Promise<{ status: number; body: string }>) => Promise<T>): Promise<T> {
+async function onOneConnection<T>(
+  base: string,
+  fn: (get: (p: string) => Promise<{ status: number; body: string }>) => Promise<T>,
+): Promise<T> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const get = (p: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       http
         .get(`${base}${p}`, { agent }, (res) => {
           let body = '';
-          res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
+          res
+            .setEncoding('utf8')
+            .on('data', (d: string) => (body += d))
+            .on('end', () => resolve({ status: res.statusCode!, body }));
         })
         .on('error', reject);
     });
@@ -467,4 +493,3 @@ async function slowDownload(url: string, midway: (received: number) => Promise<v
   const bytes = Buffer.concat(chunks);
   return { status: res.statusCode!, kind: bytes.length === expected ? 'complete' : 'short', bytes };
 }
-

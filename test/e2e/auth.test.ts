@@ -16,24 +16,40 @@ const basic = (user: string, pass: string): string => `Basic ${Buffer.from(`${us
 const READ_ALL = ['--authenticate', 'download,list,update'];
 
 function htpasswdAdd(file: string, user: string, pass: string, opts: { create?: boolean; cost?: number } = {}): void {
-  execFileSync('htpasswd', [...(opts.create ? ['-c'] : []), '-b', '-B', '-C', String(opts.cost ?? 5), file, user, pass], { stdio: 'ignore' });
+  execFileSync('htpasswd', [...(opts.create ? ['-c'] : []), '-b', '-B', '-C', String(opts.cost ?? 5), file, user, pass], {
+    stdio: 'ignore',
+  });
 }
 
 function multipart(fields: Record<string, string>, file: { filename: string; bytes: Buffer }): { body: Uint8Array; contentType: string } {
   const boundary = `wh${randomBytes(12).toString('hex')}`;
   const chunks: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields)) chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  for (const [k, v] of Object.entries(fields))
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
   chunks.push(
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
     file.bytes,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   );
   return { body: new Uint8Array(Buffer.concat(chunks)), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
-async function rawUpload(url: string, file: { filename: string; bytes: Buffer }, auth?: string): Promise<{ status: number; reason: string; text: string }> {
-  const { body, contentType } = multipart({ ':action': 'file_upload', protocol_version: '1', sha256_digest: createHash('sha256').update(file.bytes).digest('hex') }, file);
-  const res = await fetch(`${url}/`, { method: 'POST', body: body as BodyInit, headers: { 'content-type': contentType, ...(auth ? { authorization: auth } : {}) } });
+async function rawUpload(
+  url: string,
+  file: { filename: string; bytes: Buffer },
+  auth?: string,
+): Promise<{ status: number; reason: string; text: string }> {
+  const { body, contentType } = multipart(
+    { ':action': 'file_upload', protocol_version: '1', sha256_digest: createHash('sha256').update(file.bytes).digest('hex') },
+    file,
+  );
+  const res = await fetch(`${url}/`, {
+    method: 'POST',
+    body: body as BodyInit,
+    headers: { 'content-type': contentType, ...(auth ? { authorization: auth } : {}) },
+  });
   return { status: res.status, reason: res.statusText, text: await res.text() };
 }
 
@@ -115,7 +131,9 @@ describe('reading with pip', () => {
   it('fails cleanly when pip, configured by PIP_INDEX_URL, cannot prompt for a password', async () => {
     const target = mkdtempSync(path.join(tmpdir(), 'wh-pip-'));
     const run = (verbosity: string[]) =>
-      newest.run(['install', ...verbosity, '--target', target, '--no-input', '--no-cache-dir', 'whtest-base'], { env: { PIP_INDEX_URL: `${srv.url}/simple/` } });
+      newest.run(['install', ...verbosity, '--target', target, '--no-input', '--no-cache-dir', 'whtest-base'], {
+        env: { PIP_INDEX_URL: `${srv.url}/simple/` },
+      });
     try {
       const plain = await run([]);
       expect(plain.code).not.toBe(0);
@@ -227,10 +245,14 @@ describe('the password file', () => {
     const added = Date.now();
     // Polled gently: ten failed logins of one user from one address within a minute are throttled.
     const seen: number[] = [];
-    await waitFor(async () => {
-      seen.push((await get('carol', 'carol pw')).status);
-      return seen.at(-1) === 200;
-    }, 5000, 300).catch((err: Error) => {
+    await waitFor(
+      async () => {
+        seen.push((await get('carol', 'carol pw')).status);
+        return seen.at(-1) === 200;
+      },
+      5000,
+      300,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}; statuses: ${seen.join(' ')}`);
     });
     expect(Date.now() - added).toBeLessThan(2500);
@@ -246,7 +268,10 @@ describe('the password file', () => {
   it('with an unsupported scheme (htpasswd -5) stops the server at start, naming the line', async () => {
     const file = path.join(dir, 'sha512.htpasswd');
     htpasswdAdd(file, 'fine', 'fine pw', { create: true });
-    writeFileSync(file, readFileSync(file, 'utf8') + execFileSync('htpasswd', ['-n', '-b', '-5', 'legacy', 'legacy pw'], { encoding: 'utf8' }));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8') + execFileSync('htpasswd', ['-n', '-b', '-5', 'legacy', 'legacy pw'], { encoding: 'utf8' }),
+    );
     const root = path.join(dir, 'refused');
     mkdirSync(root);
     const err = await startServer({ root, args: [...READ_ALL, '--passwords', file] }).then(

@@ -14,12 +14,20 @@ function multipartHead(fields: Record<string, string>, filename: string): { head
   let head = '';
   for (const [k, v] of Object.entries(fields)) head += `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`;
   head += `--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-  return { head: Buffer.from(head), tail: Buffer.from(`\r\n--${boundary}--\r\n`), contentType: `multipart/form-data; boundary=${boundary}` };
+  return {
+    head: Buffer.from(head),
+    tail: Buffer.from(`\r\n--${boundary}--\r\n`),
+    contentType: `multipart/form-data; boundary=${boundary}`,
+  };
 }
 
 async function upload(url: string, file: { filename: string; bytes: Buffer }): Promise<number> {
   const { head, tail, contentType } = multipartHead({ ':action': 'file_upload', protocol_version: '1' }, file.filename);
-  const res = await fetch(`${url}/`, { method: 'POST', body: new Uint8Array(Buffer.concat([head, file.bytes, tail])), headers: { 'content-type': contentType } });
+  const res = await fetch(`${url}/`, {
+    method: 'POST',
+    body: new Uint8Array(Buffer.concat([head, file.bytes, tail])),
+    headers: { 'content-type': contentType },
+  });
   return res.status;
 }
 
@@ -54,7 +62,10 @@ describe('a server killed in the middle of an upload', () => {
 
     // A 64 MiB upload streamed slowly on a raw socket, so the kill lands mid-body.
     const doomed = await makeWheel({ name: 'whtest-doomed', version: '1.0' });
-    const { head, tail, contentType } = multipartHead({ ':action': 'file_upload', protocol_version: '1', name: 'whtest-doomed', version: '1.0' }, doomed.filename);
+    const { head, tail, contentType } = multipartHead(
+      { ':action': 'file_upload', protocol_version: '1', name: 'whtest-doomed', version: '1.0' },
+      doomed.filename,
+    );
     const total = head.length + 64 * 1024 * 1024 + tail.length;
     const sock: Socket = connect(first.port, '127.0.0.1');
     sock.on('error', () => {}); // the peer dies: expected

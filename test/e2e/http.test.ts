@@ -41,7 +41,9 @@ function raw(port: number, request: string | Buffer): Promise<RawResponse> {
 }
 
 const get = (target: string, headers: Record<string, string> = {}, method = 'GET'): string =>
-  `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n`;
+  `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}Connection: close\r\n\r\n`;
 
 let dir: string;
 let cleanup: () => void;
@@ -62,7 +64,11 @@ beforeAll(async () => {
   const [smallPath] = await copyDists(['whtest_base-1.0-*.whl'], root);
   await copyDists(['whtest_chain_*.whl', 'WHTest_Odd.Name-1.0-*.whl'], path.join(root, 'team'));
   // Above --file-cache-max-file (256 KiB): served from disk, not from memory.
-  const made = await makeWheel({ name: 'whtest-big', version: '1.0', extraFiles: { 'whtest_big_data.txt': randomBytes(600_000).toString('base64') } });
+  const made = await makeWheel({
+    name: 'whtest-big',
+    version: '1.0',
+    extraFiles: { 'whtest_big_data.txt': randomBytes(600_000).toString('base64') },
+  });
   await copyFile(made.path, path.join(root, made.filename));
   await rm(path.dirname(made.path), { recursive: true, force: true });
   small = { name: path.basename(smallPath!), bytes: await readFile(smallPath!) };
@@ -78,7 +84,7 @@ afterAll(async () => {
   cleanup?.();
 });
 
-describe('pypiserver\'s /<project>/ redirect', () => {
+describe("pypiserver's /<project>/ redirect", () => {
   it('answers 303 See Other to HTTP/1.1 and 302 Found to HTTP/1.0, to the normalized simple page', async () => {
     const v11 = await raw(srv.port, get('/WHTest_Odd.Name/'));
     expect(v11.statusLine).toBe('HTTP/1.1 303 See Other');
@@ -140,7 +146,11 @@ describe('path traversal sent raw on the wire', () => {
   });
 
   it('answers 400 to a target that is not valid percent-encoded UTF-8, such as overlong dots', async () => {
-    for (const target of ['/packages/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd', '/packages/%ff%fe/etc/passwd', '/packages/%e0%80%ae%e0%80%ae/secret-1.0.tar.gz']) {
+    for (const target of [
+      '/packages/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd',
+      '/packages/%ff%fe/etc/passwd',
+      '/packages/%e0%80%ae%e0%80%ae/secret-1.0.tar.gz',
+    ]) {
       const res = await raw(srv.port, get(target));
       expect(res.status, target).toBe(400);
       expect(res.body.toString('latin1')).not.toContain(SECRET);
@@ -220,7 +230,13 @@ describe('keep-alive', () => {
     const rounds: [string, string, Record<string, string>, number, (b: Buffer) => boolean][] = [
       ['GET', '/simple/', {}, 200, (b) => b.includes('whtest-base')],
       ['GET', '/simple/whtest-base/', { accept: 'text/html', 'if-none-match': etag }, 304, (b) => b.length === 0],
-      ['GET', '/simple/whtest-base/', { accept: 'application/vnd.pypi.simple.v1+json' }, 200, (b) => JSON.parse(b.toString()).name === 'whtest-base'],
+      [
+        'GET',
+        '/simple/whtest-base/',
+        { accept: 'application/vnd.pypi.simple.v1+json' },
+        200,
+        (b) => JSON.parse(b.toString()).name === 'whtest-base',
+      ],
       ['GET', '/whtest-base/', {}, 303, (b) => b.length === 0],
       ['GET', `/packages/${small.name}`, {}, 200, (b) => b.equals(small.bytes)],
       ['HEAD', `/packages/${big.name}`, {}, 200, (b) => b.length === 0],
@@ -275,7 +291,10 @@ describe('files dropped into the root by hand', () => {
   it('stay unseen until the next rescan when the watcher is off (what makes the watcher the cause above)', async () => {
     const otherRoot = path.join(dir, 'unwatched');
     await mkdir(otherRoot);
-    const other = await startServer({ root: otherRoot, args: ['--authenticate', '.', '--passwords', '.', '--rescan-interval', '1h', '--watch', 'off'] });
+    const other = await startServer({
+      root: otherRoot,
+      args: ['--authenticate', '.', '--passwords', '.', '--rescan-interval', '1h', '--watch', 'off'],
+    });
     try {
       const wheel = await makeWheel({ name: 'whtest-dropped', version: '1.0' });
       await copyFile(wheel.path, path.join(otherRoot, wheel.filename));
@@ -305,7 +324,8 @@ describe('operations endpoints', () => {
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = res.body.toString();
     expect(() => JSON.parse(text)).toThrow();
-    const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)( -?[0-9]+)?$/;
+    const sample =
+      /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)( -?[0-9]+)?$/;
     for (const line of text.split('\n')) {
       if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
       expect(line).toMatch(sample);

@@ -46,9 +46,22 @@ beforeAll(async () => {
   await mkdir(root);
   // Flat, as pypiserver keeps them. WHTest_Odd.Name's wheel keeps the un-normalized name
   // setuptools gave it (legacy, not PEP 427's escaped form).
-  await copyDists(['whtest_chain_*.whl', 'whtest-chain-*.tar.gz', 'whtest_base-*.whl', 'whtest-base-*.tar.gz', 'WHTest_Odd.Name-1.0-*.whl', 'WHTest_Odd.Name-1.0.tar.gz'], root);
+  await copyDists(
+    [
+      'whtest_chain_*.whl',
+      'whtest-chain-*.tar.gz',
+      'whtest_base-*.whl',
+      'whtest-base-*.tar.gz',
+      'WHTest_Odd.Name-1.0-*.whl',
+      'WHTest_Odd.Name-1.0.tar.gz',
+    ],
+    root,
+  );
   // A subfolder: pypiserver reads subfolders, so volumes sorted by team exist.
-  await copyDists(['whtest_top-*.whl', 'whtest_left-*.whl', 'whtest_right-*.whl', 'whtest_pyreq-*.whl', 'whtest-pyreq-*.tar.gz'], path.join(root, 'team'));
+  await copyDists(
+    ['whtest_top-*.whl', 'whtest_left-*.whl', 'whtest_right-*.whl', 'whtest_pyreq-*.whl', 'whtest-pyreq-*.tar.gz'],
+    path.join(root, 'team'),
+  );
   // Dot-files and dot-folders are not packages. Both are newer, valid wheels of projects the
   // installs below pull in: were they listed, pip would pick them.
   const hiddenC = await makeWheel({ name: 'whtest-chain-c', version: '9.0', tag: 'py2.py3-none-any' });
@@ -99,11 +112,14 @@ describe.each(pips().map((p) => [`pip ${p.pip} on Python ${p.python}`, p] as con
   });
 
   const wantPyreq = atLeast(pip.python, [3, 12]) ? '2.0' : '1.0';
-  it.concurrent(`installs whtest-pyreq ${wantPyreq}, the newest release whose data-requires-python admits Python ${pyVersion(pip).join('.')}`, async () => {
-    const { result, installed } = await install(pip, simple, ['whtest-pyreq']);
-    expect(result.code, out(result)).toBe(0);
-    expect(installed).toEqual({ 'whtest-pyreq': wantPyreq });
-  });
+  it.concurrent(
+    `installs whtest-pyreq ${wantPyreq}, the newest release whose data-requires-python admits Python ${pyVersion(pip).join('.')}`,
+    async () => {
+      const { result, installed } = await install(pip, simple, ['whtest-pyreq']);
+      expect(result.code, out(result)).toBe(0);
+      expect(installed).toEqual({ 'whtest-pyreq': wantPyreq });
+    },
+  );
 
   it.concurrent('installs WHTest_Odd.Name from its legacy-named file when asked for under another spelling', async () => {
     const { result, installed } = await install(pip, simple, ['whtest_odd.NAME']);
@@ -114,11 +130,16 @@ describe.each(pips().map((p) => [`pip ${p.pip} on Python ${p.python}`, p] as con
   it.concurrent('installs the whtest-top diamond with the whtest-base its resolver picks', async () => {
     const { result, installed } = await install(pip, simple, ['whtest-top']);
     expect(result.code, out(result)).toBe(0);
-    expect(installed).toEqual({ 'whtest-top': '1.0', 'whtest-left': '1.0', 'whtest-right': '1.0', 'whtest-base': diamondBase(pip, out(result)) });
+    expect(installed).toEqual({
+      'whtest-top': '1.0',
+      'whtest-left': '1.0',
+      'whtest-right': '1.0',
+      'whtest-base': diamondBase(pip, out(result)),
+    });
   });
 });
 
-describe('pypiserver\'s dance: --index-url at the server root', () => {
+describe("pypiserver's dance: --index-url at the server root", () => {
   // pip asks for <index>/<project>/, i.e. /<project>/, gets 303 to /simple/<project>/ and reads
   // the links relative to where it landed.
   for (const pip of [pipByVersion('18.1'), pipByVersion('newest')]) {

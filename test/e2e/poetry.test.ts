@@ -31,10 +31,18 @@ beforeAll(async () => {
   await mkdir(root);
   const copies = await copyDists(
     [
-      'whtest_chain_*.whl', 'whtest-chain-*.tar.gz',
-      'WHTest_Odd.Name-1.0-*.whl', 'WHTest_Odd.Name-1.0.tar.gz',
-      'whtest_top-*.whl', 'whtest-top-*.tar.gz', 'whtest_left-*.whl', 'whtest-left-*.tar.gz',
-      'whtest_right-*.whl', 'whtest-right-*.tar.gz', 'whtest_base-*.whl', 'whtest-base-*.tar.gz',
+      'whtest_chain_*.whl',
+      'whtest-chain-*.tar.gz',
+      'WHTest_Odd.Name-1.0-*.whl',
+      'WHTest_Odd.Name-1.0.tar.gz',
+      'whtest_top-*.whl',
+      'whtest-top-*.tar.gz',
+      'whtest_left-*.whl',
+      'whtest-left-*.tar.gz',
+      'whtest_right-*.whl',
+      'whtest-right-*.tar.gz',
+      'whtest_base-*.whl',
+      'whtest-base-*.tar.gz',
     ],
     root,
   );
@@ -55,7 +63,11 @@ afterAll(async () => {
 });
 
 async function readLock(): Promise<LockedPackage[]> {
-  const res = await run('/usr/bin/python3', ['-c', 'import json, sys, tomllib; print(json.dumps(tomllib.load(open(sys.argv[1], "rb"))))', path.join(project, 'poetry.lock')]);
+  const res = await run('/usr/bin/python3', [
+    '-c',
+    'import json, sys, tomllib; print(json.dumps(tomllib.load(open(sys.argv[1], "rb"))))',
+    path.join(project, 'poetry.lock'),
+  ]);
   expect(res.code, res.stderr).toBe(0);
   return (JSON.parse(res.stdout) as { package: LockedPackage[] }).package;
 }
@@ -66,19 +78,32 @@ it('poetry lock pins the versions the index offers, with the sha256 of every fil
 
   const locked = await readLock();
   expect(Object.fromEntries(locked.map((p) => [p.name, p.version]))).toEqual({
-    'whtest-chain-a': '1.0', 'whtest-chain-b': '1.0', 'whtest-chain-c': '1.0',
+    'whtest-chain-a': '1.0',
+    'whtest-chain-b': '1.0',
+    'whtest-chain-c': '1.0',
     'whtest-odd-name': '1.0',
     // The diamond: left wants base >=1.0,<2 and right >=1.1.
-    'whtest-top': '1.0', 'whtest-left': '1.0', 'whtest-right': '1.0', 'whtest-base': '1.1',
+    'whtest-top': '1.0',
+    'whtest-left': '1.0',
+    'whtest-right': '1.0',
+    'whtest-base': '1.1',
   });
   for (const p of locked) {
     expect(p.source, p.name).toEqual({ type: 'legacy', url: `${srv.url}/simple`, reference: 'wheelhouse' });
     // Wheel and sdist of the release, as the page lists them, each with the hash of its bytes.
     const expected = [...onVolume]
-      .filter(([file]) => file.toLowerCase().replace(/[-_.]+/g, '-').startsWith(`${p.name}-${p.version.replace(/\./g, '-')}-`))
+      .filter(([file]) =>
+        file
+          .toLowerCase()
+          .replace(/[-_.]+/g, '-')
+          .startsWith(`${p.name}-${p.version.replace(/\./g, '-')}-`),
+      )
       .map(([file, sha]) => ({ file, hash: `sha256:${sha}` }));
     expect(expected.length, p.name).toBe(2);
-    expect([...p.files].sort((a, b) => a.file.localeCompare(b.file)), p.name).toEqual(expected.sort((a, b) => a.file.localeCompare(b.file)));
+    expect(
+      [...p.files].sort((a, b) => a.file.localeCompare(b.file)),
+      p.name,
+    ).toEqual(expected.sort((a, b) => a.file.localeCompare(b.file)));
   }
   // The legacy-named wheel is locked under the name it has on the volume.
   expect(locked.find((p) => p.name === 'whtest-odd-name')!.files.map((f) => f.file)).toContain('WHTest_Odd.Name-1.0-py2.py3-none-any.whl');
@@ -95,15 +120,20 @@ it('poetry install puts the locked packages into the in-project venv, where they
   expect(existsSync(python)).toBe(true);
   const probe = await run(
     python,
-    ['-c', [
-      'import importlib.metadata as m',
-      'import whtest_chain_a, whtest_chain_b, whtest_chain_c, whtest_odd_name, whtest_top, whtest_left, whtest_right, whtest_base',
-      'for n in ["whtest-chain-a", "whtest-chain-b", "whtest-chain-c", "WHTest_Odd.Name", "whtest-top", "whtest-base"]: print(n, m.version(n))',
-      'print("from", whtest_chain_a.__file__)',
-    ].join('\n')],
+    [
+      '-c',
+      [
+        'import importlib.metadata as m',
+        'import whtest_chain_a, whtest_chain_b, whtest_chain_c, whtest_odd_name, whtest_top, whtest_left, whtest_right, whtest_base',
+        'for n in ["whtest-chain-a", "whtest-chain-b", "whtest-chain-c", "WHTest_Odd.Name", "whtest-top", "whtest-base"]: print(n, m.version(n))',
+        'print("from", whtest_chain_a.__file__)',
+      ].join('\n'),
+    ],
     { env: cleanPipEnv() },
   );
   expect(probe.code, probe.stderr).toBe(0);
-  expect(probe.stdout).toContain('whtest-chain-a 1.0\nwhtest-chain-b 1.0\nwhtest-chain-c 1.0\nWHTest_Odd.Name 1.0\nwhtest-top 1.0\nwhtest-base 1.1\n');
+  expect(probe.stdout).toContain(
+    'whtest-chain-a 1.0\nwhtest-chain-b 1.0\nwhtest-chain-c 1.0\nWHTest_Odd.Name 1.0\nwhtest-top 1.0\nwhtest-base 1.1\n',
+  );
   expect(probe.stdout).toContain(`from ${path.join(project, '.venv')}`);
 });

@@ -19,10 +19,13 @@ const AUTH = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
 function multipart(fields: Record<string, string>, file?: { filename: string; bytes: Buffer }): { body: Buffer; contentType: string } {
   const boundary = `wh${randomBytes(12).toString('hex')}`;
   const chunks: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields)) chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  for (const [k, v] of Object.entries(fields))
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
   if (file) {
     chunks.push(
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
       file.bytes,
       Buffer.from('\r\n'),
     );
@@ -32,7 +35,11 @@ function multipart(fields: Record<string, string>, file?: { filename: string; by
 }
 
 /** A file_upload as twine sends it (name, version, sha256), over fetch. */
-async function rawUpload(url: string, file: { filename: string; bytes: Buffer }, auth = AUTH): Promise<{ status: number; text: string; reason: string }> {
+async function rawUpload(
+  url: string,
+  file: { filename: string; bytes: Buffer },
+  auth = AUTH,
+): Promise<{ status: number; text: string; reason: string }> {
   const [name, version] = file.filename.split('-') as [string, string];
   const { body, contentType } = multipart(
     {
@@ -46,7 +53,11 @@ async function rawUpload(url: string, file: { filename: string; bytes: Buffer },
     },
     file,
   );
-  const res = await fetch(`${url}/`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': contentType, authorization: auth } });
+  const res = await fetch(`${url}/`, {
+    method: 'POST',
+    body: new Uint8Array(body),
+    headers: { 'content-type': contentType, authorization: auth },
+  });
   return { status: res.status, text: await res.text(), reason: res.statusText };
 }
 
@@ -101,10 +112,17 @@ describe('twine upload', () => {
     expect(r2.code, r2.stdout + r2.stderr).toBe(0);
 
     const p = await page(srv.url, 'whtest-base');
-    for (const f of ['whtest_base-1.0-py2.py3-none-any.whl', 'whtest-base-1.0.tar.gz', 'whtest_base-1.1-py2.py3-none-any.whl', 'whtest-base-1.1.tar.gz']) {
+    for (const f of [
+      'whtest_base-1.0-py2.py3-none-any.whl',
+      'whtest-base-1.0.tar.gz',
+      'whtest_base-1.1-py2.py3-none-any.whl',
+      'whtest-base-1.1.tar.gz',
+    ]) {
       expect(p.body).toContain(`>${f}</a>`);
     }
-    expect(await readFile(path.join(srv.root, 'whtest_base-1.1-py2.py3-none-any.whl'))).toEqual(await readFile(distFile('whtest_base-1.1-*.whl')));
+    expect(await readFile(path.join(srv.root, 'whtest_base-1.1-py2.py3-none-any.whl'))).toEqual(
+      await readFile(distFile('whtest_base-1.1-*.whl')),
+    );
 
     const newest = await pipInstall(pipByVersion('newest'), `${srv.url}/simple/`, ['whtest-base']);
     expect(newest.result.code, newest.result.stderr).toBe(0);
@@ -138,7 +156,9 @@ describe('twine upload', () => {
     const skip = await upload(`${srv.url}/`, [impostor.path], ['--skip-existing']);
     expect(skip.code, skip.stdout + skip.stderr).toBe(0);
     // rich wraps twine's output at the terminal width.
-    expect((skip.stdout + skip.stderr).replace(/\s+/g, ' ')).toContain('Skipping whtest_base-1.0-py2.py3-none-any.whl because it appears to already exist');
+    expect((skip.stdout + skip.stderr).replace(/\s+/g, ' ')).toContain(
+      'Skipping whtest_base-1.0-py2.py3-none-any.whl because it appears to already exist',
+    );
     expect(await readFile(path.join(srv.root, impostor.filename))).toEqual(await readFile(distFile('whtest_base-1.0-*.whl')));
   });
 });
@@ -245,7 +265,9 @@ describe('concurrent uploads', () => {
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     const p = await page(srv.url, 'whtest-ten');
     for (const w of wheels) expect(p.body).toContain(`${w.filename}#sha256=${sha256(w.bytes)}`);
-    const json = await (await fetch(`${srv.url}/simple/whtest-ten/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json();
+    const json = await (
+      await fetch(`${srv.url}/simple/whtest-ten/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })
+    ).json();
     expect(json.versions).toHaveLength(10);
   });
 });
@@ -256,7 +278,10 @@ describe('a client that disconnects mid-upload', () => {
     const srv = await server(root);
     const wheel = await makeWheel({ name: 'whtest-halfway', version: '1.0' });
     const big = { filename: wheel.filename, bytes: Buffer.concat([wheel.bytes, randomBytes(4 * 1024 * 1024)]) };
-    const { body, contentType } = multipart({ ':action': 'file_upload', protocol_version: '1', name: 'whtest-halfway', version: '1.0' }, big);
+    const { body, contentType } = multipart(
+      { ':action': 'file_upload', protocol_version: '1', name: 'whtest-halfway', version: '1.0' },
+      big,
+    );
 
     const sock = connect(srv.port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));

@@ -7,7 +7,11 @@ import { PackageStore } from '../../src/store/store.js';
 const quiet = { info() {}, warn() {}, error() {} };
 
 /** The real app over a real directory, in-process, for inject() tests. */
-export async function buildTestApp(root: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ app: FastifyInstance; index: PackageIndex; config: Config }> {
+export async function buildTestApp(
+  root: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ app: FastifyInstance; index: PackageIndex; config: Config }> {
   const config = loadConfig(['--root', root, '--authenticate', '.', '--passwords', '.', ...args], env);
   const index = new PackageIndex(new PackageStore(config.root), {
     pageCacheBytes: config.pageCacheSize,

@@ -17,7 +17,10 @@ export function distDir(): string {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
   return new RegExp(`^${body}$`);
 }
 
@@ -42,11 +45,13 @@ export function distFile(glob: string): string {
 
 /** Copies every built file matching any pattern into toDir; returns the copies' paths. */
 export async function copyDists(patterns: string[], toDir: string): Promise<string[]> {
-  const files = new Set(patterns.flatMap((p) => {
-    const found = distFiles(p);
-    if (found.length === 0) throw new Error(`no test distribution matches ${p}`);
-    return found;
-  }));
+  const files = new Set(
+    patterns.flatMap((p) => {
+      const found = distFiles(p);
+      if (found.length === 0) throw new Error(`no test distribution matches ${p}`);
+      return found;
+    }),
+  );
   return copyFilesTo([...files], toDir);
 }
 
@@ -106,7 +111,17 @@ export async function makeWheel(opts: MakeWheelOptions): Promise<{ path: string;
     '',
     opts.description ?? '',
   ].join('\n');
-  const wheel = ['Wheel-Version: 1.0', 'Generator: wheelhouse-tests', 'Root-Is-Purelib: true', ...tag.split('-')[0]!.split('.').map((py) => `Tag: ${py}-none-any`), '', ''].join('\n');
+  const wheel = [
+    'Wheel-Version: 1.0',
+    'Generator: wheelhouse-tests',
+    'Root-Is-Purelib: true',
+    ...tag
+      .split('-')[0]!
+      .split('.')
+      .map((py) => `Tag: ${py}-none-any`),
+    '',
+    '',
+  ].join('\n');
 
   const members: [string, string][] = [[`${module}.py`, `__version__ = ${JSON.stringify(opts.version)}\n`]];
   if (!opts.omitMetadata) members.push([`${distInfo}/METADATA`, metadata]);
@@ -126,7 +141,9 @@ export async function makeWheel(opts: MakeWheelOptions): Promise<{ path: string;
 
 /** sha256 hex of a file, as index pages and uploads carry it. */
 export async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 // Reads each file's core metadata (wheel METADATA, sdist PKG-INFO) and writes a PEP 503 tree.
@@ -182,9 +199,11 @@ export async function writeSimpleTree(root: string, files: string[]): Promise<vo
 
 async function copyFilesTo(files: string[], dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  return Promise.all(files.map(async (f) => {
-    const dest = join(dir, basename(f));
-    await copyFile(f, dest);
-    return dest;
-  }));
+  return Promise.all(
+    files.map(async (f) => {
+      const dest = join(dir, basename(f));
+      await copyFile(f, dest);
+      return dest;
+    }),
+  );
 }

@@ -44,7 +44,10 @@ function probe(): { ok: true } | { ok: false; why: string } {
   try {
     accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
   } catch (err) {
-    return { ok: false, why: `/dev/fuse is not usable (${(err as Error).message}); a container needs --device /dev/fuse --cap-add SYS_ADMIN` };
+    return {
+      ok: false,
+      why: `/dev/fuse is not usable (${(err as Error).message}); a container needs --device /dev/fuse --cap-add SYS_ADMIN`,
+    };
   }
   if (!/\bfuse\b/.test(readFileSync('/proc/filesystems', 'utf8'))) {
     return { ok: false, why: 'the kernel has no fuse file system (modprobe fuse)' };
@@ -124,15 +127,23 @@ export async function mountNfsLike(backing: string, opts: NfsMountOptions = {}):
   mkdirSync(mountpoint);
 
   const args = [
-    SCRIPT, resolve(backing), mountpoint,
-    '--attr-timeout', String(opts.attrTimeout ?? 3),
-    '--entry-timeout', String(opts.entryTimeout ?? 3),
-    '--meta-delay-ms', String(opts.metaDelayMs ?? 0),
-    '--read-delay-ms', String(opts.readDelayMs ?? 0),
-    '--stats-file', statsFile,
+    SCRIPT,
+    resolve(backing),
+    mountpoint,
+    '--attr-timeout',
+    String(opts.attrTimeout ?? 3),
+    '--entry-timeout',
+    String(opts.entryTimeout ?? 3),
+    '--meta-delay-ms',
+    String(opts.metaDelayMs ?? 0),
+    '--read-delay-ms',
+    String(opts.readDelayMs ?? 0),
+    '--stats-file',
+    statsFile,
     // Tied to the spawning thread: fine in vitest's forks pool and in a plain
     // process, but a worker thread that ends would take the mount with it.
-    '--parent-pid', String(process.pid),
+    '--parent-pid',
+    String(process.pid),
   ];
   const child = spawn(PYTHON, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

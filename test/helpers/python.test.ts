@@ -162,8 +162,13 @@ describe('poetry against a static PEP 503 index', () => {
       const lock = await readFile(join(dir, 'poetry.lock'), 'utf8');
       const locked = Object.fromEntries([...lock.matchAll(/^name = "(.+)"\nversion = "(.+)"/gm)].map((m) => [m[1], m[2]]));
       expect(locked).toEqual({
-        'whtest-chain-a': '1.0', 'whtest-chain-b': '1.0', 'whtest-chain-c': '1.0',
-        'whtest-top': '1.0', 'whtest-left': '1.0', 'whtest-right': '1.0', 'whtest-base': '1.1',
+        'whtest-chain-a': '1.0',
+        'whtest-chain-b': '1.0',
+        'whtest-chain-c': '1.0',
+        'whtest-top': '1.0',
+        'whtest-left': '1.0',
+        'whtest-right': '1.0',
+        'whtest-base': '1.1',
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -41,7 +41,11 @@ const TWINE = '/usr/bin/twine';
 const POETRY = '/usr/bin/poetry';
 
 /** Runs a program to completion; a timeout kills it and reports code -1 with the reason in stderr. */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -87,7 +91,8 @@ export function cleanPipEnv(extra: Record<string, string> = {}): NodeJS.ProcessE
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('PIP_') || k.startsWith('TWINE_') || k.startsWith('POETRY_')) continue;
-    if (['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYENV_VERSION', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME'].includes(k)) continue;
+    if (['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYENV_VERSION', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME'].includes(k))
+      continue;
     env[k] = v;
   }
   const home = scratchDir();
@@ -196,12 +201,15 @@ export async function pipInstall(
   const target = mkdtempSync(join(tmpdir(), `wh-pip${pip.pip}-`));
   const args = [
     'install',
-    '--target', target,
-    '--index-url', indexUrl,
+    '--target',
+    target,
+    '--index-url',
+    indexUrl,
     '--no-cache-dir',
     '--disable-pip-version-check',
     '--no-input',
-    '--timeout', '20',
+    '--timeout',
+    '20',
     ...(opts.args ?? []),
     ...reqs,
   ];

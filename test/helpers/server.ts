@@ -39,14 +39,33 @@ export function tempDir(prefix = 'wh-test-'): { dir: string; cleanup(): void } {
  * Starts the real server (`node dist/main.js`, built by `npm test`) on a free port and waits
  * until /health answers 200.
  */
-export async function startServer(opts: { root: string; args?: string[]; env?: Record<string, string>; port?: number; timeoutMs?: number }): Promise<RunningServer> {
+export async function startServer(opts: {
+  root: string;
+  args?: string[];
+  env?: Record<string, string>;
+  port?: number;
+  timeoutMs?: number;
+}): Promise<RunningServer> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
   const port = opts.port ?? (await freePort());
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   for (const k of Object.keys(env)) if (k.startsWith('WHEELHOUSE_') && !(opts.env && k in opts.env)) delete env[k];
   const proc = spawn(
     process.execPath,
-    [MAIN, '--root', opts.root, '--port', String(port), '--host', '127.0.0.1', '--workers', '1', '--log-level', 'warn', ...(opts.args ?? [])],
+    [
+      MAIN,
+      '--root',
+      opts.root,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--workers',
+      '1',
+      '--log-level',
+      'warn',
+      ...(opts.args ?? []),
+    ],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -37,9 +37,14 @@ export function wheelBytes(name: string, version: string, opts: WheelOptions = {
   members.push(
     {
       name: `${distInfo}/METADATA`,
-      data: Buffer.from(`Metadata-Version: ${opts.metadataVersion ?? '2.1'}\nName: ${name}\nVersion: ${version}\nSummary: consistency probe\n\n`),
+      data: Buffer.from(
+        `Metadata-Version: ${opts.metadataVersion ?? '2.1'}\nName: ${name}\nVersion: ${version}\nSummary: consistency probe\n\n`,
+      ),
     },
-    { name: `${distInfo}/WHEEL`, data: Buffer.from('Wheel-Version: 1.0\nGenerator: wheelhouse-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n') },
+    {
+      name: `${distInfo}/WHEEL`,
+      data: Buffer.from('Wheel-Version: 1.0\nGenerator: wheelhouse-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n'),
+    },
   );
   const record = members.map((m) => `${m.name},sha256=${createHash('sha256').update(m.data).digest('base64url')},${m.data.length}`);
   record.push(`${distInfo}/RECORD,,`);

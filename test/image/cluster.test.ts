@@ -56,10 +56,17 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
 async function loadCompose(): Promise<ComposeFile> {
   // PyYAML (Debian's python3-yaml) resolves the `<<: *wheelhouse` merge keys as compose does.
   if ((await run('/usr/bin/python3', ['-c', 'import yaml'])).code !== 0) {
-    const apt = await run('apt-get', ['install', '-y', '-q', 'python3-yaml'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 300_000 });
+    const apt = await run('apt-get', ['install', '-y', '-q', 'python3-yaml'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeoutMs: 300_000,
+    });
     if (apt.code !== 0) throw new Error(`python3-yaml is needed to read docker/compose.yaml: ${apt.stderr}`);
   }
-  const res = await run('/usr/bin/python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', join(dockerDir, 'compose.yaml')]);
+  const res = await run('/usr/bin/python3', [
+    '-c',
+    'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))',
+    join(dockerDir, 'compose.yaml'),
+  ]);
   if (res.code !== 0) throw new Error(`docker/compose.yaml does not parse: ${res.stderr}`);
   return JSON.parse(res.stdout) as ComposeFile;
 }
@@ -79,7 +86,9 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
     compose = await loadCompose();
     const built = await run('bash', [join(dockerDir, 'build-image.sh'), image], { timeoutMs: 15 * 60_000 });
     if (built.code !== 0) {
-      throw new Error(`podman could not build the image (docker/build-image.sh exited ${built.code}):\n${(built.stdout + built.stderr).trim().split('\n').slice(-40).join('\n')}`);
+      throw new Error(
+        `podman could not build the image (docker/build-image.sh exited ${built.code}):\n${(built.stdout + built.stderr).trim().split('\n').slice(-40).join('\n')}`,
+      );
     }
 
     scratch = mkdtempSync(join(tmpdir(), 'wh-cluster-'));
@@ -100,7 +109,17 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
         return ['-v', [host, ...rest].join(':')];
       });
       await podman(['rm', '-f', containerOf(task)]);
-      const started = await podman(['run', '-d', '--name', containerOf(task), '--network=host', '--health-interval=disable', ...env, ...volumes, image]);
+      const started = await podman([
+        'run',
+        '-d',
+        '--name',
+        containerOf(task),
+        '--network=host',
+        '--health-interval=disable',
+        ...env,
+        ...volumes,
+        image,
+      ]);
       if (started.code !== 0) throw new Error(`podman run ${task} failed:\n${started.stderr}`);
     }
 
@@ -111,21 +130,26 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
     const prefix = join(scratch, 'nginx');
     mkdirSync(prefix);
     writeFileSync(join(prefix, 'site.conf'), site);
-    writeFileSync(join(prefix, 'nginx.conf'), [
-      'worker_processes 1;',
-      `pid ${prefix}/nginx.pid;`,
-      `error_log ${prefix}/error.log warn;`,
-      'events { worker_connections 256; }',
-      'http {',
-      '  access_log off;',
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${prefix}/${t};`),
-      `  include ${prefix}/site.conf;`,
-      '}',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(prefix, 'nginx.conf'),
+      [
+        'worker_processes 1;',
+        `pid ${prefix}/nginx.pid;`,
+        `error_log ${prefix}/error.log warn;`,
+        'events { worker_connections 256; }',
+        'http {',
+        '  access_log off;',
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${prefix}/${t};`),
+        `  include ${prefix}/site.conf;`,
+        '}',
+        '',
+      ].join('\n'),
+    );
     const check = await run('nginx', ['-t', '-p', prefix, '-c', join(prefix, 'nginx.conf')]);
     if (check.code !== 0) throw new Error(`nginx rejects docker/nginx-lb.conf:\n${check.stderr}`);
-    nginx = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off; user root;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    nginx = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off; user root;'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     nginx.stderr?.setEncoding('utf8').on('data', (d: string) => (nginxLog += d));
 
     for (const [task, url] of taskUrls) {
@@ -145,7 +169,11 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
     for (const s of wh) {
       expect(s.build).toEqual({ context: '..', dockerfile: 'Dockerfile' });
       expect(s.volumes).toContain('packages:/data/packages');
-      expect(s.environment).toMatchObject({ WHEELHOUSE_AUTHENTICATE: 'update', WHEELHOUSE_PASSWORDS: '/run/secrets/htpasswd', WHEELHOUSE_WATCH: 'off' });
+      expect(s.environment).toMatchObject({
+        WHEELHOUSE_AUTHENTICATE: 'update',
+        WHEELHOUSE_PASSWORDS: '/run/secrets/htpasswd',
+        WHEELHOUSE_WATCH: 'off',
+      });
     }
     expect(new Set(wh.map((s) => s.image)).size).toBe(1);
     expect(Object.keys(compose.volumes)).toEqual(['packages']);
@@ -179,10 +207,23 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
       }
 
       const target = join(scratch, 'target');
-      const pip = await run('/usr/bin/python3', [
-        '-m', 'pip', 'install', '--target', target, '--index-url', `${lbUrl}/simple/`,
-        '--no-cache-dir', '--timeout', '20', 'wh-cluster-probe==2.0',
-      ], { env: cleanPipEnv(), timeoutMs: 120_000 });
+      const pip = await run(
+        '/usr/bin/python3',
+        [
+          '-m',
+          'pip',
+          'install',
+          '--target',
+          target,
+          '--index-url',
+          `${lbUrl}/simple/`,
+          '--no-cache-dir',
+          '--timeout',
+          '20',
+          'wh-cluster-probe==2.0',
+        ],
+        { env: cleanPipEnv(), timeoutMs: 120_000 },
+      );
       expect(pip.code, pip.stdout + pip.stderr).toBe(0);
       expect(readFileSync(join(target, 'wh_cluster_probe.py'), 'utf8')).toContain('2.0');
     } finally {

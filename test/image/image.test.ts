@@ -55,7 +55,9 @@ describe('the container image', () => {
     }
     const built = await run('bash', [join(repo, 'docker', 'build-image.sh'), image], { timeoutMs: 15 * 60_000 });
     if (built.code !== 0) {
-      throw new Error(`podman could not build the image on this machine (docker/build-image.sh exited ${built.code}):\n${tail(built.stdout + built.stderr)}`);
+      throw new Error(
+        `podman could not build the image on this machine (docker/build-image.sh exited ${built.code}):\n${tail(built.stdout + built.stderr)}`,
+      );
     }
 
     scratch = mkdtempSync(join(tmpdir(), 'wh-image-'));
@@ -74,16 +76,25 @@ describe('the container image', () => {
     base = `http://127.0.0.1:${port}`;
     await podman(['rm', '-f', container]);
     const started = await podman([
-      'run', '-d', '--name', container,
+      'run',
+      '-d',
+      '--name',
+      container,
       '--network=host',
       // Health timers need systemd, absent here; `podman healthcheck run` still works.
       '--health-interval=disable',
-      '-e', `WHEELHOUSE_PORT=${port}`,
-      '-e', 'WHEELHOUSE_WORKERS=2',
-      '-e', 'WHEELHOUSE_AUTHENTICATE=update',
-      '-e', 'WHEELHOUSE_PASSWORDS=/run/secrets/htpasswd',
-      '-v', `${packages}:/data/packages`,
-      '-v', `${htpasswd}:/run/secrets/htpasswd:ro`,
+      '-e',
+      `WHEELHOUSE_PORT=${port}`,
+      '-e',
+      'WHEELHOUSE_WORKERS=2',
+      '-e',
+      'WHEELHOUSE_AUTHENTICATE=update',
+      '-e',
+      'WHEELHOUSE_PASSWORDS=/run/secrets/htpasswd',
+      '-v',
+      `${packages}:/data/packages`,
+      '-v',
+      `${htpasswd}:/run/secrets/htpasswd:ro`,
       image,
     ]);
     if (started.code !== 0) throw new Error(`podman run failed:\n${started.stderr}`);
@@ -100,8 +111,13 @@ describe('the container image', () => {
     expect(res.code, res.stderr).toBe(0);
     const [info] = JSON.parse(res.stdout) as [{ Config: Record<string, unknown>; Healthcheck?: { Test: string[] } }];
     const config = info.Config as {
-      User: string; ExposedPorts: Record<string, unknown>; Volumes: Record<string, unknown>;
-      StopSignal: string; Cmd: string[]; Env: string[]; Healthcheck?: { Test: string[] };
+      User: string;
+      ExposedPorts: Record<string, unknown>;
+      Volumes: Record<string, unknown>;
+      StopSignal: string;
+      Cmd: string[];
+      Env: string[];
+      Healthcheck?: { Test: string[] };
       Labels: Record<string, string>;
     };
     expect(config.User).toBe('1000:1000');
@@ -134,22 +150,39 @@ describe('the container image', () => {
   it('accepts a twine upload from an htpasswd user, refuses a wrong password, and pip installs the upload', async () => {
     const wheel = await makeWheel({ name: 'wh-image-probe', version: '1.0.3' });
     try {
-      const refused = await twine(['upload', '--repository-url', `${base}/`, '-u', user, '-p', 'not-the-password', wheel.path], { timeoutMs: 60_000 });
+      const refused = await twine(['upload', '--repository-url', `${base}/`, '-u', user, '-p', 'not-the-password', wheel.path], {
+        timeoutMs: 60_000,
+      });
       expect(refused.code).not.toBe(0);
       expect(readdirSync(packages).filter((f) => f.endsWith('.whl'))).toEqual([]);
 
       const up = await twine(['upload', '--repository-url', `${base}/`, '-u', user, '-p', password, wheel.path], { timeoutMs: 60_000 });
       expect(up.code, up.stdout + up.stderr).toBe(0);
       // Written by the container's user, so every task of the service can later replace it.
-      const stored = readdirSync(packages, { recursive: true }).map(String).find((f) => f.endsWith(wheel.filename));
+      const stored = readdirSync(packages, { recursive: true })
+        .map(String)
+        .find((f) => f.endsWith(wheel.filename));
       expect(stored, `uploaded file under ${packages}`).toBeDefined();
       expect(statSync(join(packages, stored!)).uid).toBe(1000);
 
       const target = join(scratch, 'target');
-      const pip = await run('/usr/bin/python3', [
-        '-m', 'pip', 'install', '--target', target, '--index-url', `${base}/simple/`,
-        '--no-cache-dir', '--timeout', '20', 'wh-image-probe==1.0.3',
-      ], { env: cleanPipEnv(), timeoutMs: 120_000 });
+      const pip = await run(
+        '/usr/bin/python3',
+        [
+          '-m',
+          'pip',
+          'install',
+          '--target',
+          target,
+          '--index-url',
+          `${base}/simple/`,
+          '--no-cache-dir',
+          '--timeout',
+          '20',
+          'wh-image-probe==1.0.3',
+        ],
+        { env: cleanPipEnv(), timeoutMs: 120_000 },
+      );
       expect(pip.code, pip.stdout + pip.stderr).toBe(0);
       expect(existsSync(join(target, 'wh_image_probe.py'))).toBe(true);
       expect(existsSync(join(target, 'wh_image_probe-1.0.3.dist-info', 'METADATA'))).toBe(true);

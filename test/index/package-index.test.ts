@@ -18,7 +18,12 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 function newIndex(): PackageIndex {
-  return new PackageIndex(new PackageStore(root), { pageCacheBytes: 1 << 20, fileCacheBytes: 1 << 20, fileCacheMaxFile: 1 << 16, log: quiet });
+  return new PackageIndex(new PackageStore(root), {
+    pageCacheBytes: 1 << 20,
+    fileCacheBytes: 1 << 20,
+    fileCacheMaxFile: 1 << 16,
+    log: quiet,
+  });
 }
 
 async function upload(index: PackageIndex, name: string, version: string) {
@@ -81,7 +86,12 @@ describe('PackageIndex', () => {
       }
     }
     const a = newIndex();
-    const b = new PackageIndex(new SlowStore(root), { pageCacheBytes: 1 << 20, fileCacheBytes: 1 << 20, fileCacheMaxFile: 1 << 16, log: quiet });
+    const b = new PackageIndex(new SlowStore(root), {
+      pageCacheBytes: 1 << 20,
+      fileCacheBytes: 1 << 20,
+      fileCacheMaxFile: 1 << 16,
+      log: quiet,
+    });
     await a.load();
     await b.load();
     const before = b.token;
@@ -134,7 +144,12 @@ describe('small files held in memory', () => {
     }
     const w = await makeWheel({ name: 'alpha', version: '1.0' });
     await copyFile(w.path, path.join(root, w.filename));
-    const index = new PackageIndex(new CountingStore(root), { pageCacheBytes: 1 << 20, fileCacheBytes: 1 << 20, fileCacheMaxFile: 1 << 16, log: quiet });
+    const index = new PackageIndex(new CountingStore(root), {
+      pageCacheBytes: 1 << 20,
+      fileCacheBytes: 1 << 20,
+      fileCacheMaxFile: 1 << 16,
+      log: quiet,
+    });
     await index.load();
     const file = index.file(w.filename)!;
     const all = await Promise.all(Array.from({ length: 200 }, () => index.cachedBytes(file)));

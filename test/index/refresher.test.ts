@@ -19,7 +19,13 @@ function slowIndex(pollMs: number, starts: number[]) {
 /** Runs a Refresher with a 1 s interval over an index whose polls take `pollMs`; the gaps between poll starts. */
 async function pollGaps(pollMs: number, forMs: number): Promise<{ polls: number; gaps: number[] }> {
   const starts: number[] = [];
-  const refresher = new Refresher(slowIndex(pollMs, starts), { refreshInterval: 1000, rescanInterval: 300_000, watch: 'off', incomingMaxAge: 3_600_000, log: quiet });
+  const refresher = new Refresher(slowIndex(pollMs, starts), {
+    refreshInterval: 1000,
+    rescanInterval: 300_000,
+    watch: 'off',
+    incomingMaxAge: 3_600_000,
+    log: quiet,
+  });
   await refresher.start();
   await vi.advanceTimersByTimeAsync(forMs);
   await refresher.stop();

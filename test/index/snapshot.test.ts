@@ -5,9 +5,23 @@ import type { DistFile } from '../../src/store/dist-file.js';
 function file(project: string, version: string, extra: Partial<DistFile> = {}): DistFile {
   const filename = `${project.replace(/-/g, '_')}-${version}-py3-none-any.whl`;
   return {
-    relpath: filename, filename, project, displayName: project, version, packagetype: 'bdist_wheel', pythonVersion: 'py3',
-    size: 10, mtimeMs: 1, sha256: 'a'.repeat(64), md5: 'b'.repeat(32), blake2b256: 'c'.repeat(64), requiresPython: null,
-    metadataSha256: null, uploadTime: '2026-01-01T00:00:00.000Z', info: null, ...extra,
+    relpath: filename,
+    filename,
+    project,
+    displayName: project,
+    version,
+    packagetype: 'bdist_wheel',
+    pythonVersion: 'py3',
+    size: 10,
+    mtimeMs: 1,
+    sha256: 'a'.repeat(64),
+    md5: 'b'.repeat(32),
+    blake2b256: 'c'.repeat(64),
+    requiresPython: null,
+    metadataSha256: null,
+    uploadTime: '2026-01-01T00:00:00.000Z',
+    info: null,
+    ...extra,
   };
 }
 

@@ -69,7 +69,9 @@ describe('GET /simple/<project>/', () => {
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(res.headers.vary).toContain('Accept');
     expect(res.headers['cache-control']).toBe('max-age=0, must-revalidate');
-    expect(res.body).toMatch(/<a href="\.\.\/\.\.\/packages\/Demo_Pkg-2\.0-py3-none-any\.whl#sha256=[0-9a-f]{64}" data-requires-python="&gt;=3\.8,&lt;4" data-core-metadata="sha256=[0-9a-f]{64}">Demo_Pkg-2\.0-py3-none-any\.whl<\/a>/);
+    expect(res.body).toMatch(
+      /<a href="\.\.\/\.\.\/packages\/Demo_Pkg-2\.0-py3-none-any\.whl#sha256=[0-9a-f]{64}" data-requires-python="&gt;=3\.8,&lt;4" data-core-metadata="sha256=[0-9a-f]{64}">Demo_Pkg-2\.0-py3-none-any\.whl<\/a>/,
+    );
     expect(res.body).not.toContain('data-dist-info-metadata');
   });
 
@@ -80,7 +82,12 @@ describe('GET /simple/<project>/', () => {
     expect(body.name).toBe('demo-pkg');
     expect(body.versions).toEqual(['1.0', '2.0']);
     const f = body.files.find((x: { filename: string }) => x.filename === 'Demo_Pkg-2.0-py3-none-any.whl');
-    expect(f).toMatchObject({ url: '../../packages/Demo_Pkg-2.0-py3-none-any.whl', 'requires-python': '>=3.8,<4', yanked: false, size: wheel2.length });
+    expect(f).toMatchObject({
+      url: '../../packages/Demo_Pkg-2.0-py3-none-any.whl',
+      'requires-python': '>=3.8,<4',
+      yanked: false,
+      size: wheel2.length,
+    });
     expect(f.hashes.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(f['core-metadata'].sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(f['upload-time']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
@@ -259,10 +266,20 @@ describe('GET /pypi/<project>/json', () => {
     const res = await app.inject('/pypi/demo-pkg/json');
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.info).toMatchObject({ name: 'Demo_Pkg', version: '2.0', requires_python: '>=3.8,<4', summary: 'Hand-made wheel for wheelhouse tests' });
+    expect(body.info).toMatchObject({
+      name: 'Demo_Pkg',
+      version: '2.0',
+      requires_python: '>=3.8,<4',
+      summary: 'Hand-made wheel for wheelhouse tests',
+    });
     expect(Object.keys(body.releases)).toEqual(['1.0', '2.0']);
     expect(body.urls).toHaveLength(1);
-    expect(body.urls[0]).toMatchObject({ filename: 'Demo_Pkg-2.0-py3-none-any.whl', packagetype: 'bdist_wheel', python_version: 'py3', size: wheel2.length });
+    expect(body.urls[0]).toMatchObject({
+      filename: 'Demo_Pkg-2.0-py3-none-any.whl',
+      packagetype: 'bdist_wheel',
+      python_version: 'py3',
+      size: wheel2.length,
+    });
     expect(body.urls[0].digests.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(body.urls[0].digests.blake2b_256).toMatch(/^[0-9a-f]{64}$/);
     expect(body.urls[0].url).toBe('http://localhost:80/packages/Demo_Pkg-2.0-py3-none-any.whl');

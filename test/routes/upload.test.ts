@@ -28,7 +28,11 @@ function multipart(parts: Part[], boundary = `wh${randomBytes(12).toString('hex'
     if (p.filename !== undefined) head += `; filename="${p.filename}"`;
     head += '\r\n';
     if (p.contentType) head += `Content-Type: ${p.contentType}\r\n`;
-    chunks.push(Buffer.from(`${head}\r\n`, 'latin1'), Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value, 'utf8'), Buffer.from('\r\n'));
+    chunks.push(
+      Buffer.from(`${head}\r\n`, 'latin1'),
+      Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value, 'utf8'),
+      Buffer.from('\r\n'),
+    );
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
@@ -69,7 +73,8 @@ function uploadBody(file: { filename: string; bytes: Buffer }, opts: UploadOptio
   const parts: Part[] = Object.entries(fields)
     .filter((e): e is [string, string] => e[1] !== undefined)
     .map(([k, v]) => ({ name: k, value: v }));
-  if (!opts.noContent) parts.push({ name: 'content', value: file.bytes, filename: opts.filename ?? file.filename, contentType: 'application/octet-stream' });
+  if (!opts.noContent)
+    parts.push({ name: 'content', value: file.bytes, filename: opts.filename ?? file.filename, contentType: 'application/octet-stream' });
   return multipart(parts);
 }
 
@@ -137,38 +142,163 @@ interface BadCase {
 const wheelNamed = (filename: string, bytes?: Buffer): Wheel => ({ filename, bytes: bytes ?? good.bytes });
 
 const BAD: BadCase[] = [
-  { title: 'a filename that is no wheel or sdist name', body: () => uploadBody(wheelNamed('demo_pkg-1.0.whl')), status: 400, message: 'Invalid distribution filename "demo_pkg-1.0.whl"' },
-  { title: 'a wheel filename without a version', body: () => uploadBody(wheelNamed('demo_pkg.whl')), status: 400, message: 'Invalid distribution filename' },
-  { title: 'an egg', body: () => uploadBody(wheelNamed('demo_pkg-1.0-py3.11.egg')), status: 400, message: /Invalid distribution filename.*PEP 527/ },
-  { title: 'a .tar.bz2 sdist', body: () => uploadBody(wheelNamed('demo_pkg-1.0.tar.bz2')), status: 400, message: /Invalid distribution filename.*PEP 527/ },
-  { title: 'a Windows installer', body: () => uploadBody(wheelNamed('demo_pkg-1.0.win32.exe')), status: 400, message: /Invalid distribution filename.*PEP 527/ },
-  { title: 'a name field naming another project', body: () => uploadBody(good, { fields: { name: 'other-pkg' } }), status: 400, message: "The name field 'other-pkg' does not match the file" },
-  { title: 'a version field naming another version', body: () => uploadBody(good, { fields: { version: '1.1' } }), status: 400, message: "The version field '1.1' does not match the file" },
-  { title: 'a wrong sha256_digest', body: () => uploadBody(good, { fields: { sha256_digest: '0'.repeat(64) } }), status: 400, message: 'The digest supplied does not match a digest calculated from the uploaded file (sha256_digest)' },
-  { title: 'a wrong md5_digest', body: () => uploadBody(good, { fields: { md5_digest: '0'.repeat(32) } }), status: 400, message: 'does not match a digest calculated from the uploaded file (md5_digest)' },
-  { title: 'a wrong blake2_256_digest', body: () => uploadBody(good, { fields: { blake2_256_digest: '0'.repeat(64) } }), status: 400, message: 'does not match a digest calculated from the uploaded file (blake2_256_digest)' },
-  { title: 'a filetype that disagrees with the extension', body: () => uploadBody(good, { fields: { filetype: 'sdist' } }), status: 400, message: "filetype 'sdist' does not match the file" },
-  { title: 'a wheel that is not a zip', body: () => uploadBody(wheelNamed(good.filename, Buffer.from('this is not a zip file\n'.repeat(50)))), status: 400, message: /Invalid distribution "demo_pkg-1\.0-py3-none-any\.whl": not a valid zip file/ },
-  { title: 'a wheel without *.dist-info/METADATA', body: () => uploadBody(noMeta), status: 400, message: 'no *.dist-info/METADATA in the wheel' },
-  { title: 'a wheel whose METADATA names another project', body: () => uploadBody(other), status: 400, message: "names the project 'other_pkg', not 'demo_pkg'" },
-  { title: 'a wheel whose METADATA has another version', body: () => uploadBody(v2AsV1), status: 400, message: "has version '2.0', not '1.0'" },
-  { title: 'a filename with ../', body: () => uploadBody(good, { filename: `../${good.filename}` }), status: 400, message: 'Invalid distribution filename' },
-  { title: 'a filename with a folder', body: () => uploadBody(good, { filename: `a/${good.filename}` }), status: 400, message: 'Invalid distribution filename' },
+  {
+    title: 'a filename that is no wheel or sdist name',
+    body: () => uploadBody(wheelNamed('demo_pkg-1.0.whl')),
+    status: 400,
+    message: 'Invalid distribution filename "demo_pkg-1.0.whl"',
+  },
+  {
+    title: 'a wheel filename without a version',
+    body: () => uploadBody(wheelNamed('demo_pkg.whl')),
+    status: 400,
+    message: 'Invalid distribution filename',
+  },
+  {
+    title: 'an egg',
+    body: () => uploadBody(wheelNamed('demo_pkg-1.0-py3.11.egg')),
+    status: 400,
+    message: /Invalid distribution filename.*PEP 527/,
+  },
+  {
+    title: 'a .tar.bz2 sdist',
+    body: () => uploadBody(wheelNamed('demo_pkg-1.0.tar.bz2')),
+    status: 400,
+    message: /Invalid distribution filename.*PEP 527/,
+  },
+  {
+    title: 'a Windows installer',
+    body: () => uploadBody(wheelNamed('demo_pkg-1.0.win32.exe')),
+    status: 400,
+    message: /Invalid distribution filename.*PEP 527/,
+  },
+  {
+    title: 'a name field naming another project',
+    body: () => uploadBody(good, { fields: { name: 'other-pkg' } }),
+    status: 400,
+    message: "The name field 'other-pkg' does not match the file",
+  },
+  {
+    title: 'a version field naming another version',
+    body: () => uploadBody(good, { fields: { version: '1.1' } }),
+    status: 400,
+    message: "The version field '1.1' does not match the file",
+  },
+  {
+    title: 'a wrong sha256_digest',
+    body: () => uploadBody(good, { fields: { sha256_digest: '0'.repeat(64) } }),
+    status: 400,
+    message: 'The digest supplied does not match a digest calculated from the uploaded file (sha256_digest)',
+  },
+  {
+    title: 'a wrong md5_digest',
+    body: () => uploadBody(good, { fields: { md5_digest: '0'.repeat(32) } }),
+    status: 400,
+    message: 'does not match a digest calculated from the uploaded file (md5_digest)',
+  },
+  {
+    title: 'a wrong blake2_256_digest',
+    body: () => uploadBody(good, { fields: { blake2_256_digest: '0'.repeat(64) } }),
+    status: 400,
+    message: 'does not match a digest calculated from the uploaded file (blake2_256_digest)',
+  },
+  {
+    title: 'a filetype that disagrees with the extension',
+    body: () => uploadBody(good, { fields: { filetype: 'sdist' } }),
+    status: 400,
+    message: "filetype 'sdist' does not match the file",
+  },
+  {
+    title: 'a wheel that is not a zip',
+    body: () => uploadBody(wheelNamed(good.filename, Buffer.from('this is not a zip file\n'.repeat(50)))),
+    status: 400,
+    message: /Invalid distribution "demo_pkg-1\.0-py3-none-any\.whl": not a valid zip file/,
+  },
+  {
+    title: 'a wheel without *.dist-info/METADATA',
+    body: () => uploadBody(noMeta),
+    status: 400,
+    message: 'no *.dist-info/METADATA in the wheel',
+  },
+  {
+    title: 'a wheel whose METADATA names another project',
+    body: () => uploadBody(other),
+    status: 400,
+    message: "names the project 'other_pkg', not 'demo_pkg'",
+  },
+  {
+    title: 'a wheel whose METADATA has another version',
+    body: () => uploadBody(v2AsV1),
+    status: 400,
+    message: "has version '2.0', not '1.0'",
+  },
+  {
+    title: 'a filename with ../',
+    body: () => uploadBody(good, { filename: `../${good.filename}` }),
+    status: 400,
+    message: 'Invalid distribution filename',
+  },
+  {
+    title: 'a filename with a folder',
+    body: () => uploadBody(good, { filename: `a/${good.filename}` }),
+    status: 400,
+    message: 'Invalid distribution filename',
+  },
   // '\\' on the wire is one backslash once the quoted-string is unescaped.
-  { title: 'a filename with a backslash', body: () => uploadBody(good, { filename: `..\\\\${good.filename}` }), status: 400, message: 'Invalid distribution filename' },
-  { title: 'a filename with a NUL byte', body: () => uploadBody(good, { filename: `demo_pkg\0-1.0-py3-none-any.whl` }), status: 400, message: 'Invalid distribution filename' },
-  { title: 'an absolute filename', body: () => uploadBody(good, { filename: `/tmp/${good.filename}` }), status: 400, message: 'Invalid distribution filename' },
-  { title: 'an empty file', body: () => uploadBody(wheelNamed(good.filename, Buffer.alloc(0))), status: 400, message: 'The uploaded file "demo_pkg-1.0-py3-none-any.whl" is empty' },
+  {
+    title: 'a filename with a backslash',
+    body: () => uploadBody(good, { filename: `..\\\\${good.filename}` }),
+    status: 400,
+    message: 'Invalid distribution filename',
+  },
+  {
+    title: 'a filename with a NUL byte',
+    body: () => uploadBody(good, { filename: `demo_pkg\0-1.0-py3-none-any.whl` }),
+    status: 400,
+    message: 'Invalid distribution filename',
+  },
+  {
+    title: 'an absolute filename',
+    body: () => uploadBody(good, { filename: `/tmp/${good.filename}` }),
+    status: 400,
+    message: 'Invalid distribution filename',
+  },
+  {
+    title: 'an empty file',
+    body: () => uploadBody(wheelNamed(good.filename, Buffer.alloc(0))),
+    status: 400,
+    message: 'The uploaded file "demo_pkg-1.0-py3-none-any.whl" is empty',
+  },
   { title: 'no content part', body: () => uploadBody(good, { noContent: true }), status: 400, message: "Missing 'content' file-field" },
   {
     title: 'content sent as a text field',
-    body: () => multipart([{ name: ':action', value: 'file_upload' }, { name: 'protocol_version', value: '1' }, { name: 'content', value: 'PK not a file part' }]),
+    body: () =>
+      multipart([
+        { name: ':action', value: 'file_upload' },
+        { name: 'protocol_version', value: '1' },
+        { name: 'content', value: 'PK not a file part' },
+      ]),
     status: 400,
     message: "Missing 'content' file-field",
   },
-  { title: 'an unknown :action', body: () => uploadBody(good, { fields: { ':action': 'frobnicate' } }), status: 400, message: "Unsupported ':action' field: frobnicate" },
-  { title: 'no :action', body: () => uploadBody(good, { fields: { ':action': undefined } }), status: 400, message: "Missing ':action' field" },
-  { title: 'protocol_version=2', body: () => uploadBody(good, { fields: { protocol_version: '2' } }), status: 400, message: 'Unknown protocol version.' },
+  {
+    title: 'an unknown :action',
+    body: () => uploadBody(good, { fields: { ':action': 'frobnicate' } }),
+    status: 400,
+    message: "Unsupported ':action' field: frobnicate",
+  },
+  {
+    title: 'no :action',
+    body: () => uploadBody(good, { fields: { ':action': undefined } }),
+    status: 400,
+    message: "Missing ':action' field",
+  },
+  {
+    title: 'protocol_version=2',
+    body: () => uploadBody(good, { fields: { protocol_version: '2' } }),
+    status: 400,
+    message: 'Unknown protocol version.',
+  },
   {
     title: 'a body whose boundary is not the announced one',
     body: () => {
@@ -193,7 +323,12 @@ const BAD: BadCase[] = [
     status: 400,
     message: 'Malformed upload body',
   },
-  { title: ':action=doc_upload', body: () => uploadBody(good, { fields: { ':action': 'doc_upload' } }), status: 410, message: 'Documentation uploads are not supported' },
+  {
+    title: ':action=doc_upload',
+    body: () => uploadBody(good, { fields: { ':action': 'doc_upload' } }),
+    status: 410,
+    message: 'Documentation uploads are not supported',
+  },
 ];
 
 describe('refused uploads answer 4xx with the reason and leave the volume untouched', () => {
@@ -290,7 +425,14 @@ describe('accepted uploads', () => {
   });
 
   it('answers 200 to :action=submit, as pypiserver did', async () => {
-    const res = await app.inject({ method: 'POST', url: '/', ...multipart([{ name: ':action', value: 'submit' }, { name: 'name', value: 'demo_pkg' }]) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/',
+      ...multipart([
+        { name: ':action', value: 'submit' },
+        { name: 'name', value: 'demo_pkg' },
+      ]),
+    });
     expect(res.statusCode).toBe(200);
   });
 });
@@ -317,7 +459,15 @@ describe('removing and yanking', () => {
   });
 
   it('remove_pkg by a non-normalized name and a non-canonical version removes every file of the release', async () => {
-    const res = await app.inject({ method: 'POST', url: '/', ...multipart([{ name: ':action', value: 'remove_pkg' }, { name: 'name', value: 'demo.PKG' }, { name: 'version', value: '1.0.0' }]) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/',
+      ...multipart([
+        { name: ':action', value: 'remove_pkg' },
+        { name: 'name', value: 'demo.PKG' },
+        { name: 'version', value: '1.0.0' },
+      ]),
+    });
     expect(res.statusCode, res.body).toBe(200);
     const files = await readdir(root);
     expect(files.filter((f) => f.startsWith('Demo_Pkg'))).toEqual(['Demo_Pkg-2.0-py3-none-any.whl']);
@@ -340,13 +490,43 @@ describe('removing and yanking', () => {
   });
 
   it('remove_pkg without a name or version answers 400, an unknown release 404', async () => {
-    const noVersion = await app.inject({ method: 'POST', url: '/', ...multipart([{ name: ':action', value: 'remove_pkg' }, { name: 'name', value: 'gone' }]) });
+    const noVersion = await app.inject({
+      method: 'POST',
+      url: '/',
+      ...multipart([
+        { name: ':action', value: 'remove_pkg' },
+        { name: 'name', value: 'gone' },
+      ]),
+    });
     expectRefused(noVersion, 400, "Missing 'version' field");
-    const noName = await app.inject({ method: 'POST', url: '/', ...multipart([{ name: ':action', value: 'remove_pkg' }, { name: 'version', value: '0.1' }]) });
+    const noName = await app.inject({
+      method: 'POST',
+      url: '/',
+      ...multipart([
+        { name: ':action', value: 'remove_pkg' },
+        { name: 'version', value: '0.1' },
+      ]),
+    });
     expectRefused(noName, 400, "Missing 'name' field");
-    const unknown = await app.inject({ method: 'POST', url: '/', ...multipart([{ name: ':action', value: 'remove_pkg' }, { name: 'name', value: 'gone' }, { name: 'version', value: '9.9' }]) });
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/',
+      ...multipart([
+        { name: ':action', value: 'remove_pkg' },
+        { name: 'name', value: 'gone' },
+        { name: 'version', value: '9.9' },
+      ]),
+    });
     expectRefused(unknown, 404, 'Project "gone" has no version 9.9 on this index');
-    const nobody = await app.inject({ method: 'POST', url: '/', ...multipart([{ name: ':action', value: 'remove_pkg' }, { name: 'name', value: 'nobody' }, { name: 'version', value: '1' }]) });
+    const nobody = await app.inject({
+      method: 'POST',
+      url: '/',
+      ...multipart([
+        { name: ':action', value: 'remove_pkg' },
+        { name: 'name', value: 'nobody' },
+        { name: 'version', value: '1' },
+      ]),
+    });
     expect(nobody.statusCode).toBe(404);
     expect((await app.inject('/simple/gone/')).statusCode).toBe(200);
   });

@@ -16,7 +16,8 @@ beforeAll(() => {
 afterAll(() => cleanup());
 
 /** The METADATA member as wheelBytes writes it. */
-const metadataOf = (name: string, version: string) => `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nSummary: consistency probe\n\n`;
+const metadataOf = (name: string, version: string) =>
+  `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nSummary: consistency probe\n\n`;
 
 describe('reading a wheel METADATA', () => {
   it('finds it past a central directory longer than a read block and a payload spanning several blocks', async () => {

@@ -109,7 +109,10 @@ describe('PackageStore uploads', () => {
     const s2 = new PackageStore(root);
     const a = await makeWheel({ name: 'alpha', version: '1.0' });
     const b = await makeWheel({ name: 'alpha', version: '1.0', requiresPython: '>=3' });
-    const [sa, sb] = await Promise.all([s1.stage(a.filename, Readable.from([a.bytes]), 1 << 20), s2.stage(b.filename, Readable.from([b.bytes]), 1 << 20)]);
+    const [sa, sb] = await Promise.all([
+      s1.stage(a.filename, Readable.from([a.bytes]), 1 << 20),
+      s2.stage(b.filename, Readable.from([b.bytes]), 1 << 20),
+    ]);
     const results = await Promise.allSettled([s1.commit(sa, { overwrite: false }), s2.commit(sb, { overwrite: false })]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
@@ -129,7 +132,9 @@ describe('PackageStore uploads', () => {
     const again = await store.commit(await store.stage(a.filename, Readable.from([a.bytes]), 1 << 20), { overwrite: false });
     expect(again.duplicate).toBe(true);
     const b = await makeWheel({ name: 'alpha', version: '1.0', requiresPython: '>=3' });
-    await expect(store.commit(await store.stage(b.filename, Readable.from([b.bytes]), 1 << 20), { overwrite: false })).rejects.toMatchObject({
+    await expect(
+      store.commit(await store.stage(b.filename, Readable.from([b.bytes]), 1 << 20), { overwrite: false }),
+    ).rejects.toMatchObject({
       code: 'WH_ERR_FILE_EXISTS',
       statusCode: 409,
     });
@@ -157,7 +162,10 @@ describe('PackageStore uploads', () => {
     const chunks = (function* () {
       for (let i = 0; i < 64; i++) yield Buffer.alloc(64 * 1024, 1);
     })();
-    await expect(store.stage('alpha-1.0-py3-none-any.whl', Readable.from(chunks), 1024 * 1024)).rejects.toMatchObject({ code: 'WH_ERR_TOO_LARGE', statusCode: 413 });
+    await expect(store.stage('alpha-1.0-py3-none-any.whl', Readable.from(chunks), 1024 * 1024)).rejects.toMatchObject({
+      code: 'WH_ERR_TOO_LARGE',
+      statusCode: 413,
+    });
     expect(await listAll(root)).toEqual(before);
   });
 
