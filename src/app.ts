@@ -1,29 +1,39 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Config } from './config.js';
 import type { Credentials } from './auth/credentials.js';
+import type { LoginThrottle } from './auth/throttle.js';
+import type { Config, TrustProxy } from './config.js';
+import { Errors } from './errors.js';
 import type { PackageIndex } from './index/package-index.js';
 import authPlugin from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
-import { Errors } from './errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { pressurePlugin } from './plugins/pressure.js';
+import { securityPlugin } from './plugins/security.js';
 import { homeRoutes } from './routes/home.js';
 import { opsRoutes } from './routes/ops.js';
 import { packageRoutes } from './routes/packages.js';
 import { projectJsonRoutes } from './routes/project-json.js';
 import { redirectRoutes } from './routes/redirects.js';
+import { simpleRoutes } from './routes/simple.js';
 import { uploadRoutes } from './routes/upload.js';
 import { yankRoutes } from './routes/yank.js';
-import { simpleRoutes } from './routes/simple.js';
 
 export interface AppDeps {
   index: PackageIndex;
-  /** Null when no action needs a login. */
-  credentials?: Credentials | null;
+  /** Null when no user is configured. */
+  credentials: Credentials | null;
+  throttle: LoginThrottle;
   logger?: FastifyServerOptions['loggerInstance'];
 }
 
-/** Builds the HTTP app over a loaded index. This file is the route table: URL -> module. */
+/** Fastify's trust function for the configured proxies: exactly that many hops, or exactly those addresses. */
+function trustFunction(trust: TrustProxy): FastifyServerOptions['trustProxy'] {
+  if (trust === false) return false;
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return trust;
+}
+
+/** Builds the HTTP app over an index. This file is the route table: URL -> module. */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
@@ -31,13 +41,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     logController: new LogController({ disableRequestLogging: true }),
     // A child logger per request costs an allocation and a bindings serialization; when info lines
     // are off (the burst setting) nothing would use it.
-    childLoggerFactory: (logger, bindings, opts) =>
-      ['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger,
-    trustProxy: config.trustProxy,
+    childLoggerFactory: (logger, bindings, opts) => (['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger),
+    trustProxy: trustFunction(config.trustProxy),
+    // Above the load balancer's idle timeout, so it never reuses a connection this side just closed.
+    keepAliveTimeout: config.keepAliveTimeout,
+    // A body trickled a byte a second ends here instead of holding the connection for ever.
+    requestTimeout: config.requestTimeout,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  app.server.headersTimeout = config.headersTimeout;
 
   // One log line per request, with its duration; never a header (credentials live there).
   // Hooks on every request take a callback rather than a promise: cheaper in a burst.
@@ -60,8 +74,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   await app.register(errorsPlugin);
+  await app.register(securityPlugin);
   // Until the first scan is in, an empty index would answer 404 for every project: say 503 instead
-  // (pip retries it, R27) so nobody concludes a package is missing.
+  // (pip retries it) so nobody concludes a package is missing.
   app.addHook('onRequest', (request, reply, done) => {
     if (!deps.index.ready && request.routeOptions.config.action !== undefined) {
       reply.header('retry-after', '2');
@@ -70,8 +85,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     }
     done();
   });
-  await app.register(metricsPlugin, { index: deps.index, credentials: deps.credentials ?? null });
-  await app.register(authPlugin, { config, credentials: deps.credentials ?? null });
+  const authStats = { refused: 0 };
+  await app.register(metricsPlugin, {
+    status: () => deps.index.status(),
+    pages: deps.index.pages.cache,
+    auth: deps.credentials ? { credentials: deps.credentials.stats, throttled: () => authStats.refused } : null,
+  });
+  await app.register(authPlugin, {
+    policy: config.auth,
+    realm: config.realm,
+    credentials: deps.credentials,
+    throttle: deps.throttle,
+    stats: authStats,
+  });
   await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
 
   const opts = { index: deps.index, config };

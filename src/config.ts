@@ -56,6 +56,33 @@ const actions = z.string().transform((raw, ctx) => {
   return out;
 });
 
+/**
+ * Which proxies' X-Forwarded-For to believe. An ALB appends the address it saw to whatever the
+ * client sent, so only the right-most entries are trustworthy: trusting every hop would let any
+ * client choose its address (and so dodge the login throttle or get another address throttled).
+ */
+export type TrustProxy = false | number | string[];
+
+const trustProxy = z.string().transform((raw, ctx): TrustProxy => {
+  const v = raw.trim().toLowerCase();
+  if (v === 'false' || v === '0' || v === 'off' || v === 'no' || v === '') return false;
+  if (v === 'true') {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'true would trust every X-Forwarded-For entry, which a client can forge: give the number of proxies (1 for one load balancer) or their addresses',
+    });
+    return z.NEVER;
+  }
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v.split(/[\s,]+/).filter(Boolean);
+  const bad = list.find((a) => !/^[0-9a-f:.]+(\/\d{1,3})?$/.test(a));
+  if (bad !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${bad}" is not an address or CIDR; expected a hop count, addresses/CIDRs, or false` });
+    return z.NEVER;
+  }
+  return list;
+});
+
 interface OptionSpec {
   flag: string;
   env: string;
@@ -191,7 +218,7 @@ export const OPTIONS = {
     flag: 'file-cache-control',
     env: 'WHEELHOUSE_FILE_CACHE_CONTROL',
     type: 'string',
-    default: 'public, max-age=31536000, immutable',
+    default: 'public, max-age=600',
     help: 'Cache-Control of distribution files.',
   },
   pageCacheSize: {
@@ -239,9 +266,36 @@ export const OPTIONS = {
   trustProxy: {
     flag: 'trust-proxy',
     env: 'WHEELHOUSE_TRUST_PROXY',
+    type: 'string',
+    default: '1',
+    help: 'Proxies in front: a number of hops (1: one load balancer, whose client address is the right-most X-Forwarded-For entry), a comma list of proxy addresses/CIDRs, or false.',
+  },
+  keepAliveTimeout: {
+    flag: 'keep-alive-timeout',
+    env: 'WHEELHOUSE_KEEP_ALIVE_TIMEOUT',
+    type: 'string',
+    default: '75s',
+    help: 'How long an idle connection is kept open; keep it above the load balancer idle timeout.',
+  },
+  headersTimeout: {
+    flag: 'headers-timeout',
+    env: 'WHEELHOUSE_HEADERS_TIMEOUT',
+    type: 'string',
+    help: 'Time to receive the request headers. Default: --keep-alive-timeout + 1s.',
+  },
+  requestTimeout: {
+    flag: 'request-timeout',
+    env: 'WHEELHOUSE_REQUEST_TIMEOUT',
+    type: 'string',
+    default: '10m',
+    help: 'Time to receive a whole request, body included (the largest upload on the slowest link).',
+  },
+  followExternalLinks: {
+    flag: 'follow-external-links',
+    env: 'WHEELHOUSE_FOLLOW_EXTERNAL_LINKS',
     type: 'boolean',
-    default: 'true',
-    help: 'Honour X-Forwarded-* (behind an ALB).',
+    default: 'false',
+    help: 'Serve symlinks in the package directory that point outside it.',
   },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -283,9 +337,17 @@ const schema = z
     maxEventLoopDelay: duration,
     shutdownTimeout: duration,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    trustProxy: bool,
+    trustProxy: trustProxy,
+    keepAliveTimeout: duration.pipe(z.number().min(1000, 'must be at least 1s')),
+    headersTimeout: duration.optional(),
+    requestTimeout: duration.pipe(z.number().min(1000, 'must be at least 1s')),
+    followExternalLinks: bool,
   })
   .superRefine((c, ctx) => {
+    const headers = c.headersTimeout ?? c.keepAliveTimeout + 1000;
+    if (headers > c.requestTimeout) {
+      ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: `must not exceed --request-timeout (${c.requestTimeout} ms)` });
+    }
     if (Boolean(c.username) !== Boolean(c.password)) {
       ctx.addIssue({ code: 'custom', path: ['password'], message: '--username and --password go together' });
     }
@@ -297,16 +359,44 @@ const schema = z
     if (c.passwords === '.' && !noAuth) {
       ctx.addIssue({ code: 'custom', path: ['authenticate'], message: 'with --passwords . use --authenticate . (a fully open server)' });
     }
+    // Reads behind a login nobody can give would lock every client out: refuse to start instead.
+    // Uploads alone behind a login with no users is the default start: they are refused with a hint.
+    const hasUsers = (c.passwords !== undefined && c.passwords !== '.') || Boolean(c.htpasswd) || Boolean(c.username);
+    const reads = [...c.authenticate].filter((a) => a !== 'update');
+    if (reads.length > 0 && !hasUsers) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authenticate'],
+        message:
+          `requires a login for ${reads.join(', ')}, but no users are configured: pass --passwords FILE (WHEELHOUSE_PASSWORDS), ` +
+          '--htpasswd (WHEELHOUSE_HTPASSWD) or --username/--password; for a fully open server pass --authenticate . --passwords .',
+      });
+    }
   });
 
 type Parsed = z.output<typeof schema>;
 
-export interface Config extends Omit<Parsed, 'root' | 'workers' | 'passwords'> {
+/**
+ * Who must log in for what: decided here once, from --authenticate and the user sources, so the
+ * auth plugin, the credential loader and start-up all follow one rule.
+ */
+export interface AuthPolicy {
+  /** Actions that need a login. */
+  required: ReadonlySet<Action>;
+  /** Some source of users is configured (file, inline body, single user). */
+  hasUsers: boolean;
+  /** Uploads need a login but no user exists: reads are open, uploads are refused with a hint (a first `npm start`). */
+  uploadsDisabled: boolean;
+}
+
+export interface Config extends Omit<Parsed, 'root' | 'workers' | 'passwords' | 'headersTimeout'> {
   /** Absolute path of the package directory. */
   root: string;
   workers: number;
   /** htpasswd path, or null when none is configured. */
   passwords: string | null;
+  headersTimeout: number;
+  auth: AuthPolicy;
 }
 
 export class ConfigError extends Error {
@@ -356,11 +446,15 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     throw new ConfigError(lines.join('\n'));
   }
   const c = result.data;
+  const passwords = c.passwords === undefined || c.passwords === '.' ? null : path.resolve(c.passwords);
+  const hasUsers = passwords !== null || Boolean(c.htpasswd) || Boolean(c.username);
   return {
     ...c,
     root: path.resolve(c.root),
     workers: c.workers ?? availableCpus(),
-    passwords: c.passwords === undefined || c.passwords === '.' ? null : path.resolve(c.passwords),
+    passwords,
+    headersTimeout: c.headersTimeout ?? c.keepAliveTimeout + 1000,
+    auth: { required: c.authenticate, hasUsers, uploadsDisabled: !hasUsers && c.authenticate.has('update') },
   };
 }
 

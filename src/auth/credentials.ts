@@ -1,8 +1,7 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Config } from '../config.js';
-import { constantTimeEqual, parseHtpasswd, verifyPassword } from './htpasswd.js';
-import { readFresh } from '../store/read-fresh.js';
+import { constantTimeEqual, parseHtpasswd, type HtpasswdError } from './htpasswd.js';
+import { PasswordChecker } from './password-checker.js';
 
 /** The part of a pino logger used here. */
 export interface AuthLogger {
@@ -11,17 +10,52 @@ export interface AuthLogger {
   error(obj: object, msg: string): void;
 }
 
-export type CheckResult = { ok: true; user: string } | { ok: false; user?: string };
+export interface CheckResult {
+  ok: boolean;
+  user: string;
+}
 
 export interface CredentialStats {
-  /** Real hash checks run (bcrypt, apr1, ...). */
+  /** Real hash checks run (bcrypt and others, the decoy for unknown users included). */
   verifications: number;
-  /** Checks answered from the memo of recent successes. */
+  /** Checks answered from the remembered verdicts. */
   memoHits: number;
-  /** Checks that joined a verification of the same header already in flight. */
+  /** Checks that joined a check of the same credentials already in flight. */
   shared: number;
-  /** Checks that carried credentials and were refused. */
+  /** Checks that were refused. */
   failures: number;
+}
+
+/** What Credentials needs to know; derived once in the configuration. */
+export interface CredentialOptions {
+  /** htpasswd file, re-read when it changes; null for none. */
+  passwordsFile: string | null;
+  /** An htpasswd body given as one value (a Secrets Manager secret). */
+  htpasswd?: string | undefined;
+  /** A single user with a plaintext password (ECS secrets). */
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Users who may upload, remove and yank; null for every user. */
+  uploaders: ReadonlySet<string> | null;
+  /** How long a verdict is remembered; 0 remembers nothing. */
+  credentialTtl: number;
+  /** How often the password file is read for changes. */
+  refreshInterval: number;
+}
+
+export interface CredentialDeps {
+  /** Reads a file whole, fresh from the volume (never a cached stat). */
+  readFile(file: string): Promise<Buffer>;
+  checker: PasswordChecker;
+  log: AuthLogger;
+}
+
+/** Runs around one real verification (see check()). */
+export interface CheckGuard {
+  /** Before hashing; a throw refuses the check (and every request that joined it). */
+  before(): Promise<void>;
+  /** After hashing: whether the password was right. */
+  after(ok: boolean): void;
 }
 
 interface Entry {
@@ -30,43 +64,21 @@ interface Entry {
   plain: boolean;
 }
 
+interface Verdict {
+  ok: boolean;
+  user: string;
+}
+
 const MEMO_MAX = 10_000;
+/** Wrong passwords are remembered briefly: long enough to make a repeated guess free, short enough for a typo. */
+const FAILURE_TTL_MS = 10_000;
 const MIN_POLL_MS = 1000;
 const FILE_FLAGS = '--passwords / WHEELHOUSE_PASSWORDS';
 const INLINE_SOURCE = '--htpasswd / WHEELHOUSE_HTPASSWD';
 
-/** Fails start-up when logins are required but nobody could ever log in. */
-export function assertAuthConfig(config: Config): void {
-  if (config.authenticate.size === 0) return;
-  if (config.passwords !== null || config.htpasswd || config.username) return;
-  throw new Error(
-    `--authenticate requires a login for ${[...config.authenticate].join(', ')}, but no users are configured: ` +
-      'pass --passwords FILE (WHEELHOUSE_PASSWORDS), --htpasswd (WHEELHOUSE_HTPASSWD) or --username/--password; ' +
-      'for a fully open server pass --authenticate . --passwords .',
-  );
-}
-
-/** `Authorization: Basic base64(user:password)`; the password may contain ':'. */
-export function parseBasicAuth(header: string | undefined): { user: string; password: string } | null {
-  if (!header) return null;
-  const m = /^\s*Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
-  if (!m) return null;
-  const bytes = Buffer.from(m[1]!, 'base64');
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    // requests (so pip and twine) encodes credentials as latin-1.
-    text = bytes.toString('latin1');
-  }
-  const colon = text.indexOf(':');
-  if (colon < 0) return null;
-  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
 /** One-shot hashing: a Hash object per request was a visible share of a burst's CPU. */
-function sha256(text: string): string {
-  return hash('sha256', text, 'hex');
+export function memoKey(authorization: string): string {
+  return hash('sha256', authorization, 'hex');
 }
 
 /**
@@ -74,85 +86,82 @@ function sha256(text: string): string {
  * --username/--password (the first source naming a user wins, in that reverse order).
  *
  * bcrypt costs tens of milliseconds of CPU, and the stress profile sends Basic auth on every
- * request of 510 clients: successful verdicts are remembered briefly, keyed by a hash of the
+ * request of 510 clients: verdicts are remembered briefly, keyed by a hash of the Authorization
  * header, and identical checks in flight share one verification.
  */
 export class Credentials {
   readonly stats: CredentialStats = { verifications: 0, memoHits: 0, shared: 0, failures: 0 };
 
   private users: Map<string, Entry>;
+  private decoy: string;
   private readonly fixed: Map<string, Entry>;
-  private readonly memo: LRUCache<string, string> | null;
-  private readonly inflight = new Map<string, Promise<CheckResult>>();
-  /** Bumped on every table change so a verification that straddles one is not memoized. */
+  private readonly memo: LRUCache<string, Verdict> | null;
+  private readonly inflight = new Map<string, Promise<Verdict>>();
+  /** Bumped on every table change so a verification that straddles one is not remembered. */
   private version = 0;
   private fileHash: string | null;
   private lastProblem: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
-  private readonly config: Config;
-  private readonly logger: AuthLogger;
+  private readonly opts: CredentialOptions;
+  private readonly deps: CredentialDeps;
 
-  private constructor(
-    config: Config,
-    logger: AuthLogger,
-    fixed: Map<string, Entry>,
-    file: { hash: string; users: Map<string, string> } | null,
-  ) {
-    this.config = config;
-    this.logger = logger;
+  private constructor(opts: CredentialOptions, deps: CredentialDeps, fixed: Map<string, Entry>, file: { hash: string; users: Map<string, string> } | null) {
+    this.opts = opts;
+    this.deps = deps;
     this.fixed = fixed;
     this.fileHash = file?.hash ?? null;
-    this.users = Credentials.merge(fixed, file?.users ?? new Map());
-    this.memo = config.credentialTtl > 0 ? new LRUCache<string, string>({ max: MEMO_MAX, ttl: config.credentialTtl }) : null;
+    this.users = Credentials.merge(fixed, file?.users ?? new Map<string, string>());
+    this.decoy = this.decoyHash();
+    this.memo = opts.credentialTtl > 0 ? new LRUCache<string, Verdict>({ max: MEMO_MAX, ttl: opts.credentialTtl }) : null;
   }
 
-  /** Reads every configured source; throws an Error a person can act on if one cannot be used. */
-  static async load(config: Config, logger: AuthLogger): Promise<Credentials> {
-    assertAuthConfig(config);
+  /**
+   * Reads every configured source. A line that cannot be used is logged and left out; a password
+   * file that cannot be read, or no user at all, is an Error a person can act on.
+   */
+  static async load(opts: CredentialOptions, deps: CredentialDeps): Promise<Credentials> {
     const fixed = new Map<string, Entry>();
-    if (config.username && config.password !== undefined) fixed.set(config.username, { hash: config.password, plain: true });
-    if (config.htpasswd) {
-      for (const [user, hash] of parseHtpasswd(config.htpasswd, INLINE_SOURCE)) {
-        if (!fixed.has(user)) fixed.set(user, { hash, plain: false });
-      }
+    if (opts.username && opts.password !== undefined) fixed.set(opts.username, { hash: opts.password, plain: true });
+    if (opts.htpasswd) {
+      const inline = parseHtpasswd(opts.htpasswd, INLINE_SOURCE);
+      logProblems(deps.log, inline.problems);
+      for (const [user, hash] of inline.users) if (!fixed.has(user)) fixed.set(user, { hash, plain: false });
     }
     let file: { hash: string; users: Map<string, string> } | null = null;
-    if (config.passwords !== null) {
+    if (opts.passwordsFile !== null) {
       let text: string;
       try {
-        text = (await readFresh(config.passwords)).toString('utf8');
+        text = (await deps.readFile(opts.passwordsFile)).toString('utf8');
       } catch (err) {
-        throw new Error(`cannot read the password file ${config.passwords} (${FILE_FLAGS}): ${(err as Error).message}`);
+        throw new Error(`cannot read the password file ${opts.passwordsFile} (${FILE_FLAGS}): ${(err as Error).message}`);
       }
-      file = { hash: sha256(text), users: Credentials.parseFile(text, config.passwords) };
+      const parsed = parseHtpasswd(text, opts.passwordsFile);
+      logProblems(deps.log, parsed.problems);
+      file = { hash: memoKey(text), users: parsed.users };
     }
-    const credentials = new Credentials(config, logger, fixed, file);
-    if (config.authenticate.size > 0 && credentials.users.size === 0) {
-      throw new Error(
-        `no users in ${[config.passwords, config.htpasswd && INLINE_SOURCE].filter(Boolean).join(' or ')}: nobody could log in`,
-      );
+    const credentials = new Credentials(opts, deps, fixed, file);
+    if (credentials.users.size === 0) {
+      const sources = [opts.passwordsFile, opts.htpasswd && INLINE_SOURCE].filter(Boolean).join(' or ');
+      throw new Error(`no users: nobody in ${sources} could log in (use --authenticate . --passwords . for an open server)`);
     }
-    for (const user of config.uploaders ?? []) {
-      if (!credentials.users.has(user)) logger.warn({ user }, 'an uploader named in --uploaders has no password entry');
+    for (const user of opts.uploaders ?? []) {
+      if (!credentials.users.has(user)) deps.log.warn({ user }, 'an uploader named in --uploaders has no password entry');
     }
-    logger.info({ users: credentials.users.size, file: config.passwords }, 'logins loaded');
-    if (config.passwords !== null) credentials.schedule();
+    deps.log.info({ users: credentials.users.size, file: opts.passwordsFile }, 'logins loaded');
+    if (opts.passwordsFile !== null) credentials.schedule();
     return credentials;
-  }
-
-  private static parseFile(text: string, source: string): Map<string, string> {
-    const users = parseHtpasswd(text, source);
-    // An empty file is more often a write caught half-way (truncate, then write) than a wish to lock everyone out.
-    if (users.size === 0) throw new Error(`${source}: no users (an empty file is refused; use --authenticate . for an open server)`);
-    return users;
   }
 
   private static merge(fixed: Map<string, Entry>, fromFile: Map<string, string>): Map<string, Entry> {
     const users = new Map(fixed);
     for (const [user, hash] of fromFile) if (!users.has(user)) users.set(user, { hash, plain: false });
     return users;
+  }
+
+  private decoyHash(): string {
+    return PasswordChecker.decoyFor([...this.users.values()].filter((e) => !e.plain).map((e) => e.hash));
   }
 
   get userCount(): number {
@@ -165,93 +174,125 @@ export class Credentials {
   }
 
   /**
-   * The user of an `Authorization` header verified recently, answered without a promise: every
+   * The verdict on an Authorization header checked recently, answered without a promise: every
    * request of a burst but the first takes this path.
    */
-  remembered(header: string): string | undefined {
-    const user = this.memo?.get(sha256(header));
-    if (user !== undefined) this.stats.memoHits++;
-    return user;
+  remembered(authorization: string): CheckResult | undefined {
+    const verdict = this.memo?.get(memoKey(authorization));
+    if (verdict === undefined) return undefined;
+    this.stats.memoHits++;
+    if (!verdict.ok) this.stats.failures++;
+    return verdict;
   }
 
-  /** Checks an `Authorization` header value. */
-  async check(header: string | undefined): Promise<CheckResult> {
-    const creds = parseBasicAuth(header);
-    if (!creds || header === undefined) return { ok: false };
-    const key = sha256(header);
-    let result: CheckResult;
+  /** A check of the same header already running, to join instead of starting another. */
+  inFlight(authorization: string): Promise<CheckResult> | undefined {
+    const pending = this.inflight.get(memoKey(authorization));
+    if (!pending) return undefined;
+    this.stats.shared++;
+    return pending.then((v) => this.count(v));
+  }
+
+  /**
+   * Checks a user and password from an Authorization header (the header keys the remembered
+   * verdict). `guard` runs once per real verification, not per request joining it: the throttle
+   * reserves its slot there, so a burst of one credential costs one slot and one hash.
+   */
+  async check(user: string, password: string, authorization: string, guard?: CheckGuard): Promise<CheckResult> {
+    const key = memoKey(authorization);
     const remembered = this.memo?.get(key);
     if (remembered !== undefined) {
       this.stats.memoHits++;
-      result = { ok: true, user: remembered };
-    } else {
-      let pending = this.inflight.get(key);
-      if (pending) {
-        this.stats.shared++;
-      } else {
-        pending = this.verify(creds.user, creds.password, key);
-        const settled = pending.finally(() => {
-          if (this.inflight.get(key) === settled) this.inflight.delete(key);
-        });
-        this.inflight.set(key, settled);
-        pending = settled;
-      }
-      result = await pending;
+      return this.count(remembered);
     }
-    if (!result.ok) this.stats.failures++;
-    return result;
+    let pending = this.inflight.get(key);
+    if (pending) {
+      this.stats.shared++;
+    } else {
+      const started = this.verify(user, password, key, guard);
+      pending = started.finally(() => {
+        if (this.inflight.get(key) === pending) this.inflight.delete(key);
+      });
+      this.inflight.set(key, pending);
+    }
+    return this.count(await pending);
   }
 
-  private async verify(user: string, password: string, key: string): Promise<CheckResult> {
-    const entry = this.users.get(user);
-    if (!entry) return { ok: false, user };
+  private count(verdict: Verdict): CheckResult {
+    if (!verdict.ok) this.stats.failures++;
+    return verdict;
+  }
+
+  private async verify(user: string, password: string, key: string, guard?: CheckGuard): Promise<Verdict> {
+    await guard?.before();
     const version = this.version;
-    this.stats.verifications++;
-    const ok = entry.plain ? constantTimeEqual(password, entry.hash) : await verifyPassword(password, entry.hash);
-    if (!ok) return { ok: false, user };
-    if (version === this.version) this.memo?.set(key, user);
-    return { ok: true, user };
+    let ok = false;
+    try {
+      ok = await this.hashCheck(user, password);
+    } catch (err) {
+      // Not the client's failure (a full check queue): nothing is counted against it.
+      guard?.after(true);
+      throw err;
+    }
+    guard?.after(ok);
+    const verdict = { ok, user };
+    // A table change while hashing (a password changed) makes this verdict stale: do not keep it.
+    if (version === this.version) this.remember(key, verdict);
+    return verdict;
   }
 
-  /** Uploading and removing: every user unless --uploaders names who may. */
+  private async hashCheck(user: string, password: string): Promise<boolean> {
+    const entry = this.users.get(user);
+    this.stats.verifications++;
+    if (!entry) {
+      // As slow as a wrong password, so timing does not tell which user names exist.
+      await this.deps.checker.verify(password, this.decoy);
+      return false;
+    }
+    return entry.plain ? constantTimeEqual(password, entry.hash) : this.deps.checker.verify(password, entry.hash);
+  }
+
+  private remember(key: string, verdict: Verdict): void {
+    this.memo?.set(key, verdict, verdict.ok ? {} : { ttl: Math.min(FAILURE_TTL_MS, this.opts.credentialTtl) });
+  }
+
+  /** Uploading, removing and yanking: every user unless --uploaders names who may. */
   canUpdate(user: string): boolean {
-    return this.config.uploaders === null || this.config.uploaders.has(user);
+    return this.opts.uploaders === null || this.opts.uploaders.has(user);
   }
 
   /**
    * Reads the password file once and swaps the table in if its content changed.
    * Reads rather than stats: on EFS, attributes are cached per client and inotify never sees
-   * another host's writes, while open+read always returns fresh bytes.
+   * another host's writes, while open+read always returns fresh bytes. A line that cannot be
+   * used is left out and logged; the rest applies at once, so removing a user always works.
    */
   async refresh(): Promise<boolean> {
-    const file = this.config.passwords;
+    const file = this.opts.passwordsFile;
     if (file === null) return false;
     let text: string;
     try {
-      text = (await readFresh(file)).toString('utf8');
+      text = (await this.deps.readFile(file)).toString('utf8');
     } catch (err) {
-      this.problem(`cannot read the password file ${file}: ${(err as Error).message}; keeping the last good logins`);
+      this.problem(`cannot read the password file ${file}: ${(err as Error).message}; keeping the last logins read`);
       return false;
     }
-    const hash = sha256(text);
-    if (hash === this.fileHash) {
+    const digest = memoKey(text);
+    if (digest === this.fileHash) {
       this.recovered();
       return false;
     }
-    let fromFile: Map<string, string>;
-    try {
-      fromFile = Credentials.parseFile(text, file);
-    } catch (err) {
-      this.problem(`${(err as Error).message}; keeping the last good logins`);
-      return false;
-    }
-    this.fileHash = hash;
-    this.users = Credentials.merge(this.fixed, fromFile);
+    const parsed = parseHtpasswd(text, file);
+    this.fileHash = digest;
+    this.users = Credentials.merge(this.fixed, parsed.users);
+    this.decoy = this.decoyHash();
     this.version++;
     this.memo?.clear();
     this.inflight.clear();
     this.lastProblem = null;
-    this.logger.info({ users: this.users.size, file }, 'password file changed: logins reloaded');
+    if (parsed.problems.length) logProblems(this.deps.log, parsed.problems);
+    if (parsed.users.size === 0) this.deps.log.error({ file }, 'the password file has no usable users: nobody from it can log in');
+    this.deps.log.info({ users: this.users.size, file, skippedLines: parsed.problems.length }, 'password file changed: logins reloaded');
     return true;
   }
 
@@ -259,22 +300,26 @@ export class Credentials {
     // Once per distinct problem, not once per poll.
     if (message === this.lastProblem) return;
     this.lastProblem = message;
-    this.logger.error({ file: this.config.passwords }, message);
+    this.deps.log.error({ file: this.opts.passwordsFile }, message);
   }
 
   private recovered(): void {
     if (this.lastProblem === null) return;
     this.lastProblem = null;
-    this.logger.info({ file: this.config.passwords }, 'password file readable again, unchanged');
+    this.deps.log.info({ file: this.opts.passwordsFile }, 'password file readable again, unchanged');
   }
 
   private schedule(): void {
     if (this.closed) return;
-    const interval = Math.max(MIN_POLL_MS, this.config.refreshInterval);
+    const interval = Math.max(MIN_POLL_MS, this.opts.refreshInterval);
     this.timer = setTimeout(() => {
       this.refresh()
-        .catch((err: unknown) => this.logger.error({ err }, 'password file poll failed'))
-        .finally(() => this.schedule());
+        .catch((err: unknown) => {
+          this.deps.log.error({ err }, 'password file poll failed');
+        })
+        .finally(() => {
+          this.schedule();
+        });
     }, interval);
     this.timer.unref();
   }
@@ -285,4 +330,8 @@ export class Credentials {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+function logProblems(log: AuthLogger, problems: readonly HtpasswdError[]): void {
+  for (const p of problems) log.error({ source: p.source, line: p.line }, `${p.message}; that line is ignored`);
 }

@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
-import bcrypt from 'bcryptjs';
 
 // CommonJS modules without ESM-usable typings.
 const require = createRequire(import.meta.url);
@@ -49,38 +48,52 @@ export function schemeOf(hash: string): Scheme | null {
 
 const FIX = 'create the entry again with htpasswd -B (bcrypt)';
 
+export interface ParsedHtpasswd {
+  users: Map<string, string>;
+  /** Lines that cannot be used, each naming its line; the rest of the file still counts. */
+  problems: HtpasswdError[];
+}
+
 /**
  * Users and password hashes from htpasswd text. Pure: `source` only names the text in errors.
- * Like pypiserver (passlib): `#` comments and blank lines are skipped, a line is exactly
- * `user:hash`, and a line that cannot be verified is an error with its line number rather than
- * a user who silently can never log in. If a user appears twice the first line wins, as in Apache.
+ * Like pypiserver (passlib): `#` comments and blank lines are skipped and a line is exactly
+ * `user:hash`. A line that cannot be verified is reported with its line number and left out, and
+ * every other line still applies: refusing the whole file would keep a removed user logged in
+ * (on a reload) or keep a task from starting, because of one entry in another scheme. If a user
+ * appears twice the first line wins, as in Apache.
  */
-export function parseHtpasswd(text: string, source: string): Map<string, string> {
+export function parseHtpasswd(text: string, source: string): ParsedHtpasswd {
   const users = new Map<string, string>();
+  const problems: HtpasswdError[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const raw = (lines[i] ?? '').trimEnd();
     const lineNo = i + 1;
     if (raw.trim() === '' || raw.trimStart().startsWith('#')) continue;
+    const problem = (message: string) => problems.push(new HtpasswdError(message, source, lineNo));
     const parts = raw.split(':');
     if (parts.length !== 2) {
-      throw new HtpasswdError(`expected "user:hash" (found ${parts.length - 1} colons); ${FIX}`, source, lineNo);
+      problem(`expected "user:hash" (found ${parts.length - 1} colons); ${FIX}`);
+      continue;
     }
     const [user, hash] = parts as [string, string];
-    if (user === '') throw new HtpasswdError('empty user name', source, lineNo);
-    if (hash === '') throw new HtpasswdError(`user "${user}" has an empty password hash; ${FIX}`, source, lineNo);
+    if (user === '') {
+      problem('empty user name');
+      continue;
+    }
+    if (hash === '') {
+      problem(`user "${user}" has an empty password hash; ${FIX}`);
+      continue;
+    }
     if (schemeOf(hash) === null) {
       const known = UNSUPPORTED.find(([re]) => re.test(hash));
       const what = known ? `unsupported password scheme ${known[1]}` : `unrecognised password hash "${hash.slice(0, 6)}..."`;
-      throw new HtpasswdError(
-        `${what} for user "${user}"; supported: bcrypt ($2y$/$2b$/$2a$), $apr1$, $1$, {SHA}, crypt, plaintext; ${FIX}`,
-        source,
-        lineNo,
-      );
+      problem(`${what} for user "${user}"; supported: bcrypt ($2y$/$2b$/$2a$), $apr1$, $1$, {SHA}, crypt, plaintext; ${FIX}`);
+      continue;
     }
     if (!users.has(user)) users.set(user, hash);
   }
-  return users;
+  return { users, problems };
 }
 
 /** Equal-length digests first, so neither the content nor the length of the secret leaks through timing. */
@@ -95,12 +108,13 @@ function asBytes(password: string): string {
   return Buffer.from(password, 'utf8').toString('latin1');
 }
 
-/** Whether `password` matches an htpasswd `hash` (any scheme `parseHtpasswd` accepts). */
-export async function verifyPassword(password: string, hash: string): Promise<boolean> {
+/**
+ * Whether `password` matches an htpasswd `hash` of a cheap scheme (apr1, MD5-crypt, SHA, DES
+ * crypt, plaintext: microseconds to a couple of milliseconds). bcrypt is not checked here: it
+ * costs tens of milliseconds of CPU and runs off the event loop (see password-checker.ts).
+ */
+export function verifyCheapHash(password: string, hash: string): boolean {
   switch (schemeOf(hash)) {
-    case 'bcrypt':
-      // bcryptjs compares in constant time and reads $2y$ like $2b$ (native bcrypt does not).
-      return bcrypt.compare(password, hash);
     case 'apr1':
     case 'md5-crypt':
       return constantTimeEqual(apacheMd5(asBytes(password), hash), hash);
@@ -110,7 +124,13 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
       return constantTimeEqual(apacheCrypt(asBytes(password), hash), hash);
     case 'plain':
       return constantTimeEqual(password, hash);
+    case 'bcrypt':
     case null:
       return false;
   }
+}
+
+/** The cost of a bcrypt hash (`$2y$10$...` -> 10), or null for other schemes. */
+export function bcryptCost(hash: string): number | null {
+  return schemeOf(hash) === 'bcrypt' ? Number(hash.slice(4, 6)) : null;
 }

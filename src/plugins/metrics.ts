@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Credentials } from '../auth/credentials.js';
-import type { PackageIndex } from '../index/package-index.js';
+import type { CredentialStats } from '../auth/credentials.js';
+import { isStorageError } from '../errors.js';
+import type { IndexStatus } from '../index/live-index.js';
+import type { PageCache } from '../index/page-cache.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,16 +12,19 @@ declare module 'fastify' {
   }
 }
 
+/** What the metrics read at scrape time: all from memory. */
 export interface MetricsOptions {
-  index: PackageIndex;
-  credentials: Credentials | null;
+  status(): IndexStatus;
+  pages: PageCache;
+  auth: { credentials: CredentialStats; throttled(): number } | null;
 }
 
 /**
- * Prometheus metrics: request durations by route, and the state of the generation protocol
- * (token, poll age, rescan time, index size, page cache), read from memory at scrape time.
+ * Prometheus metrics: request durations by route, the state of the generation protocol (token,
+ * poll age, rescans, index size, unreadable files), the page cache, logins, and failures of the
+ * volume itself.
  */
-async function metrics(app: FastifyInstance, { index, credentials }: MetricsOptions): Promise<void> {
+async function metrics(app: FastifyInstance, { status, pages, auth }: MetricsOptions): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'wheelhouse_process_' });
 
@@ -45,6 +50,17 @@ async function metrics(app: FastifyInstance, { index, credentials }: MetricsOpti
     done();
   });
 
+  const storageErrors = new Counter({
+    name: 'wheelhouse_storage_errors_total',
+    help: 'Requests refused because the volume could not be written (full: 507, unavailable: 503), by error',
+    labelNames: ['code', 'errno'] as const,
+    registers: [registry],
+  });
+  app.addHook('onError', (_request, _reply, err, done) => {
+    if (isStorageError(err)) storageErrors.inc({ code: err.code, errno: (err.cause as NodeJS.ErrnoException | undefined)?.code ?? '' });
+    done();
+  });
+
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
@@ -61,22 +77,19 @@ async function metrics(app: FastifyInstance, { index, credentials }: MetricsOpti
     registers: [registry],
     collect() {
       this.reset();
-      this.set({ token: index.token ?? '' }, 1);
+      this.set({ token: status().token ?? '' }, 1);
     },
   });
-  gauge('wheelhouse_generation_poll_age_seconds', 'Seconds since the generation file was last read successfully', () =>
-    index.lastPollOkAt === null ? -1 : (Date.now() - index.lastPollOkAt) / 1000,
-  );
-  gauge(
-    'wheelhouse_rescan_duration_seconds',
-    'Duration of the last rescan of the volume',
-    () => (index.lastRescan?.durationMs ?? 0) / 1000,
-  );
-  gauge('wheelhouse_rescans', 'Rescans since start', () => index.rescans);
-  gauge('wheelhouse_index_files', 'Distribution files indexed', () => index.snapshot.fileCount);
-  gauge('wheelhouse_index_projects', 'Projects indexed', () => index.snapshot.projects.size);
-  gauge('wheelhouse_page_cache_entries', 'Rendered pages held in memory', () => index.pages.size);
-  gauge('wheelhouse_page_cache_bytes', 'Bytes of rendered pages held in memory', () => index.pages.bytes);
+  gauge('wheelhouse_generation_poll_age_seconds', 'Seconds since the generation file was last read successfully', () => {
+    const at = status().lastPollOkAt;
+    return at === null ? -1 : (Date.now() - at) / 1000;
+  });
+  gauge('wheelhouse_rescan_duration_seconds', 'Duration of the last rescan of the volume', () => (status().lastRescan?.durationMs ?? 0) / 1000);
+  gauge('wheelhouse_index_files', 'Distribution files indexed', () => status().files);
+  gauge('wheelhouse_index_projects', 'Projects indexed', () => status().projects);
+  gauge('wheelhouse_index_unreadable_files', 'Files the last scan listed but could not read (not served)', () => status().lastRescan?.unreadable ?? 0);
+  gauge('wheelhouse_page_cache_entries', 'Rendered pages held in memory', () => pages.size);
+  gauge('wheelhouse_page_cache_bytes', 'Bytes of rendered pages held in memory', () => pages.bytes);
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
       name,
@@ -87,16 +100,14 @@ async function metrics(app: FastifyInstance, { index, credentials }: MetricsOpti
         this.inc(read());
       },
     });
-  counter('wheelhouse_page_cache_hits_total', 'Index page requests answered from the page cache', () => index.pages.hits);
-  counter('wheelhouse_page_cache_misses_total', 'Index pages rendered', () => index.pages.misses);
+  counter('wheelhouse_rescans_total', 'Rescans of the volume since start', () => status().rescans);
+  counter('wheelhouse_page_cache_hits_total', 'Index page requests answered from the page cache', () => pages.hits);
+  counter('wheelhouse_page_cache_misses_total', 'Index pages rendered', () => pages.misses);
   // A burst of clients sharing one credential should move the first of these by one.
-  counter(
-    'wheelhouse_auth_verifications_total',
-    'Password hash checks run (bcrypt and others)',
-    () => credentials?.stats.verifications ?? 0,
-  );
-  counter('wheelhouse_auth_memo_hits_total', 'Logins answered from the remembered verdicts', () => credentials?.stats.memoHits ?? 0);
-  counter('wheelhouse_auth_failures_total', 'Failed logins', () => credentials?.stats.failures ?? 0);
+  counter('wheelhouse_auth_verifications_total', 'Password hash checks run (bcrypt and others)', () => auth?.credentials.verifications ?? 0);
+  counter('wheelhouse_auth_memo_hits_total', 'Logins answered from the remembered verdicts', () => auth?.credentials.memoHits ?? 0);
+  counter('wheelhouse_auth_failures_total', 'Failed logins', () => auth?.credentials.failures ?? 0);
+  counter('wheelhouse_auth_throttled_total', 'Logins refused by the failed-login throttle or a full check queue', () => auth?.throttled() ?? 0);
 
   app.decorate('metrics', registry);
 }

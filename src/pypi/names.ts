@@ -1,4 +1,4 @@
-/** PEP 503 normalisation (R1): runs of `-_.` become one `-`, lower case. */
+/** PEP 503 normalisation: runs of `-_.` become one `-`, lower case. */
 export function normalizeName(name: string): string {
   return name.replace(/[-_.]+/g, '-').toLowerCase();
 }
@@ -12,6 +12,8 @@ export function isValidProjectName(name: string): boolean {
 export type PackageType = 'bdist_wheel' | 'sdist' | 'bdist_egg';
 
 export interface ParsedFilename {
+  /** The whole filename parsed. */
+  filename: string;
   /** The name as spelled in the filename. */
   name: string;
   /** Normalized project name. */
@@ -45,29 +47,36 @@ export function parseFilename(filename: string): ParsedFilename | null {
   if (lower.endsWith('.whl')) {
     m = WHEEL.exec(filename);
     if (!m?.groups) return null;
-    return finish(m.groups.name!, m.groups.version!, 'bdist_wheel', m.groups.py!, '.whl');
+    return finish(filename, m.groups.name!, m.groups.version!, 'bdist_wheel', m.groups.py!, '.whl');
   }
   if (lower.endsWith('.egg')) {
     m = EGG.exec(filename);
     if (!m?.groups) return null;
-    return finish(m.groups.name!, m.groups.version!, 'bdist_egg', m.groups.py ?? 'any', '.egg');
+    return finish(filename, m.groups.name!, m.groups.version!, 'bdist_egg', m.groups.py ?? 'any', '.egg');
   }
   const ext = SDIST_EXTENSIONS.find((e) => lower.endsWith(e));
   if (!ext) return null;
   m = SDIST_STEM.exec(filename.slice(0, -ext.length));
   if (!m?.groups) return null;
-  return finish(m.groups.name!, m.groups.version!, 'sdist', 'source', filename.slice(-ext.length));
+  return finish(filename, m.groups.name!, m.groups.version!, 'sdist', 'source', filename.slice(-ext.length));
 }
 
-function finish(name: string, version: string, packagetype: PackageType, pythonVersion: string, extension: string): ParsedFilename | null {
+function finish(
+  filename: string,
+  name: string,
+  version: string,
+  packagetype: PackageType,
+  pythonVersion: string,
+  extension: string,
+): ParsedFilename | null {
   // Wheel names escape '-' as '_'; either way the name must still be a valid project name.
   if (!isValidProjectName(name) || !/^[A-Za-z0-9.!+_]+$/.test(version)) return null;
-  return { name, project: normalizeName(name), version, packagetype, pythonVersion, extension };
+  return { filename, name, project: normalizeName(name), version, packagetype, pythonVersion, extension };
 }
 
 /**
  * A filename safe to store flat in the root: a plain basename, no path, no control or shell-hostile
- * characters (R41), not hidden.
+ * characters, not hidden.
  */
 export function isSafeBasename(filename: string): boolean {
   return filename.length > 0 && filename.length <= 255 && !filename.startsWith('.') && /^[A-Za-z0-9._!+-]+$/.test(filename);

@@ -1,12 +1,21 @@
 import { clean, compare, eq, valid } from '@renovatebot/pep440';
 
 /**
+ * Whether a version is PEP 440 and safe to compare as one. The parser reads numbers as floats, so
+ * a segment longer than a double's exact range (a version of 400 ones) would compare equal to
+ * other huge ones and normalize to "Infinity": such versions are handled as legacy strings.
+ */
+export function isPep440(v: string): boolean {
+  return !/\d{16,}/.test(v) && valid(v) !== null;
+}
+
+/**
  * PEP 440 ordering. Versions PEP 440 cannot parse (legacy files on an old volume) sort before
  * every valid one, among themselves by string, so one odd file never breaks a project page.
  */
 export function compareVersions(a: string, b: string): number {
-  const va = valid(a) !== null;
-  const vb = valid(b) !== null;
+  const va = isPep440(a);
+  const vb = isPep440(b);
   if (va && vb) return compare(a, b);
   if (va !== vb) return va ? 1 : -1;
   return a < b ? -1 : a > b ? 1 : 0;
@@ -14,13 +23,18 @@ export function compareVersions(a: string, b: string): number {
 
 /** The canonical spelling of a version (`2.0.0-RC1` -> `2.0.0rc1`), or the input if not PEP 440. */
 export function canonicalVersion(v: string): string {
-  return clean(v) ?? v;
+  return isPep440(v) ? (clean(v) ?? v) : v;
 }
 
 /** PEP 440 equality: `1.0` is `1.0.0` is `1.0.0-0`... and `1.0RC1` is `1.0rc1`. */
 export function sameVersion(a: string, b: string): boolean {
-  if (valid(a) !== null && valid(b) !== null) return eq(a, b);
+  if (isPep440(a) && isPep440(b)) return eq(a, b);
   return a === b;
+}
+
+/** The version of `versions` a request names: the same spelling first, else the PEP 440-equal one. */
+export function findVersion(versions: readonly string[], wanted: string): string | undefined {
+  return versions.find((v) => v === wanted) ?? versions.find((v) => sameVersion(v, wanted));
 }
 
 /** Pre-releases and dev releases are not "latest" on warehouse's JSON API unless nothing else exists. */

@@ -4,6 +4,11 @@ import type { RouteOptions } from './simple.js';
 /**
  * Health for the ALB and ECS, and metrics. Both answer from memory: a health check that listed
  * the volume would itself be load on EFS every 10 s per target.
+ *
+ * /health is 503 while the first scan runs ("loading", with how far it got), when the volume has
+ * been unreadable longer than --health-fail-after ("volume-unreadable"), and when the last scan
+ * found files it could not read ("files-unreadable"): this task cannot serve everything the
+ * volume holds, so the load balancer should prefer one that can.
  */
 export async function opsRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
   // Load shedding never answers these: a task busy with a burst is healthy, and an ALB that
@@ -11,19 +16,23 @@ export async function opsRoutes(app: FastifyInstance, { index, config }: RouteOp
   const notShed = { config: { pressureHandler: () => undefined } };
   app.get('/health', notShed, async (_request, reply) => {
     const now = Date.now();
-    const failingFor = index.pollFailingSince === null ? 0 : now - index.pollFailingSince;
-    const status = !index.ready ? 'loading' : failingFor > config.healthFailAfter ? 'volume-unreadable' : 'ok';
+    const s = index.status();
+    const failingFor = s.pollFailingSince === null ? 0 : now - s.pollFailingSince;
+    const unreadable = s.lastRescan?.unreadable ?? 0;
+    const status = !s.ready ? 'loading' : failingFor > config.healthFailAfter ? 'volume-unreadable' : unreadable > 0 ? 'files-unreadable' : 'ok';
     return reply
       .code(status === 'ok' ? 200 : 503)
       .header('cache-control', 'no-store')
       .send({
         status,
-        generation: index.token,
-        lastPollAgeMs: index.lastPollOkAt === null ? null : now - index.lastPollOkAt,
+        generation: s.token,
+        lastPollAgeMs: s.lastPollOkAt === null ? null : now - s.lastPollOkAt,
         pollFailingForMs: failingFor,
-        lastRescanMs: index.lastRescan ? Math.round(index.lastRescan.durationMs) : null,
-        projects: index.snapshot.projects.size,
-        files: index.snapshot.fileCount,
+        lastRescanMs: s.lastRescan ? Math.round(s.lastRescan.durationMs) : null,
+        projects: s.projects,
+        files: s.files,
+        unreadableFiles: unreadable,
+        ...(s.loading ? { filesSeen: s.loading.seen, filesHashed: s.loading.hashed } : {}),
         pid: process.pid,
       });
   });

@@ -1,24 +1,21 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
-import { infoFile, renderWarehouseJson } from '../index/render.js';
 import { normalizeName } from '../pypi/names.js';
-import { sameVersion } from '../pypi/versions.js';
+import { infoFile, renderWarehouseJson } from '../pypi/render.js';
+import { findVersion } from '../pypi/versions.js';
+import { originOf } from './origin.js';
 import type { RouteOptions } from './simple.js';
 
 type Params = { Params: { project: string; version?: string } };
 
-function baseUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
-}
-
 /**
- * Warehouse's JSON API (R30, R31), for renovate, dependabot, pip-audit and people. Also at
- * pypiserver's `/<project>/json`, whose users read `info.version` and `releases[v][].url`.
+ * Warehouse's JSON API, for renovate, dependabot, pip-audit and people. Also at pypiserver's
+ * `/<project>/json`, whose users read `info.version` and `releases[v][].url`.
  */
-export async function projectJsonRoutes(app: FastifyInstance, { index }: RouteOptions): Promise<void> {
-  const config = { action: 'list' as const };
+export async function projectJsonRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+  const list = { action: 'list' as const };
 
-  const handler = (prefix: string) => async (request: FastifyRequest<Params>, reply: import('fastify').FastifyReply) => {
+  const handler = (prefix: string) => async (request: FastifyRequest<Params>, reply: FastifyReply) => {
     const { project: raw, version } = request.params;
     const name = normalizeName(raw);
     if (name !== raw) {
@@ -28,19 +25,19 @@ export async function projectJsonRoutes(app: FastifyInstance, { index }: RouteOp
     if (!project) throw new Errors.ProjectNotFound(name);
     let shown: string | undefined;
     if (version !== undefined) {
-      shown = project.versions.find((v) => v === version) ?? project.versions.find((v) => sameVersion(v, version));
+      shown = findVersion(project.versions, version);
       if (!shown) throw new Errors.VersionNotFound(name, version);
     }
     const source = infoFile(project, shown ?? project.latest);
     const description = source ? await index.description(source) : null;
     return reply
       .type('application/json')
-      .header('cache-control', 'max-age=0, must-revalidate')
-      .send(renderWarehouseJson(project, baseUrl(request), shown, description));
+      .header('cache-control', config.pageCacheControl)
+      .send(renderWarehouseJson(project, originOf(request), shown, description));
   };
 
-  app.get<Params>('/pypi/:project/json', { config }, handler('/pypi'));
-  app.get<Params>('/pypi/:project/json/', { config }, handler('/pypi'));
-  app.get<Params>('/pypi/:project/:version/json', { config }, handler('/pypi'));
-  app.get<Params>('/:project/json', { config }, handler(''));
+  app.get<Params>('/pypi/:project/json', { config: list }, handler('/pypi'));
+  app.get<Params>('/pypi/:project/json/', { config: list }, handler('/pypi'));
+  app.get<Params>('/pypi/:project/:version/json', { config: list }, handler('/pypi'));
+  app.get<Params>('/:project/json', { config: list }, handler(''));
 }

@@ -33,17 +33,17 @@ function queryString(request: FastifyRequest): string {
   return q === -1 ? '' : request.url.slice(q);
 }
 
-/** The simple repository API: PEP 503 HTML and PEP 691 JSON, negotiated (R1..R20). */
+/** The simple repository API: PEP 503 HTML and PEP 691 JSON, negotiated. */
 export async function simpleRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
   const list = { action: 'list' as const };
 
   app.get('/simple', { config: list }, async (request, reply) => reply.redirect(`/simple/${queryString(request)}`, 301));
 
   app.get<FormatQuery>('/simple/', { config: list, schema: { querystring: querySchema } }, async (request, reply) =>
-    sendPage(request, reply, index.rootPage(pickFormat(request)), config.pageCacheControl),
+    sendPage(request, reply, index.pages.root(pickFormat(request)), config.pageCacheControl),
   );
 
-  // Missing slash or a non-normalized name: one 301 to the canonical URL (R4, R5).
+  // Missing slash or a non-normalized name: one 301 to the canonical URL (PEP 503).
   app.get<ProjectParams>('/simple/:project', { config: list, schema: projectSchema }, async (request, reply) =>
     reply.redirect(`/simple/${encodeURIComponent(normalizeName(request.params.project))}/${queryString(request)}`, 301),
   );
@@ -55,11 +55,11 @@ export async function simpleRoutes(app: FastifyInstance, { index, config }: Rout
     }
     const project = index.project(name);
     if (!project) return notFound(reply, name, config);
-    return sendPage(request, reply, index.projectPage(project, pickFormat(request)), config.pageCacheControl);
+    return sendPage(request, reply, index.pages.project(project, pickFormat(request)), config.pageCacheControl);
   });
 }
 
-/** Unknown project: 404 (R6), or the operator's fallback index when one is configured. */
+/** Unknown project: 404 (pip then says "no matching distribution"), or the operator's fallback index when one is configured. */
 function notFound(reply: FastifyReply, name: string, config: Config): FastifyReply {
   if (config.fallbackUrl) {
     return reply.redirect(`${config.fallbackUrl.replace(/\/+$/, '')}/${encodeURIComponent(name)}/`, 303);

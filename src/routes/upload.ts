@@ -1,32 +1,32 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Errors, isUserFacing } from '../errors.js';
-import { checkStagedUpload, checkUploadFilename, firstField, type UploadFields } from '../index/upload-checks.js';
+import { Errors } from '../errors.js';
 import { normalizeName } from '../pypi/names.js';
+import { checkStagedUpload, checkUploadFilename, firstField, type UploadFields } from '../pypi/upload-checks.js';
 import { sameVersion } from '../pypi/versions.js';
-import type { Staged } from '../store/store.js';
+import type { Staged } from '../store/uploads.js';
 import type { RouteOptions } from './simple.js';
-
-/** Distinct text fields allowed in one upload; twine and poetry send about 30. */
-const MAX_FIELDS = 1000;
+import { MAX_FORM_BYTES, multipartLimits, readUploadForm } from './upload-form.js';
 
 /**
- * The legacy upload API (R32..R44) at `/`, `/legacy/` and `/legacy`, never redirecting (twine
- * aborts on a 3xx, poetry loses the upload): file_upload, remove_pkg, and pypiserver's no-op
- * register actions. Plus `DELETE /packages/<file>`.
+ * The legacy upload API at `/`, `/legacy/` and `/legacy`, never redirecting (twine aborts on a
+ * 3xx, poetry loses the upload): file_upload, remove_pkg, and pypiserver's no-op register
+ * actions. Plus `DELETE /packages/<file>`.
+ *
+ * An upload is one pipeline: read the form (the file streams to the volume as it comes), check it
+ * (pure rules in pypi/upload-checks.ts), publish it. The store owns the staged file throughout.
  */
 export async function uploadRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
   await app.register(multipart, {
     // Keep the filename as sent: busboy would otherwise drop a path ('../x.whl' -> 'x.whl') and the
-    // upload would be accepted instead of refused (R41).
+    // upload would be accepted instead of refused.
     preservePath: true,
-    // One byte over the limit lets the store's own check report it with a clear message.
-    limits: { fileSize: config.maxUploadSize + 1, files: 4, fields: MAX_FIELDS, fieldSize: 8 * 1024 * 1024, parts: MAX_FIELDS + 4 },
+    limits: multipartLimits(config.maxUploadSize),
   });
   // pypiserver accepted remove_pkg as a plain form.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) =>
-    done(null, new URLSearchParams(body as string)),
-  );
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_FORM_BYTES }, (_req, body, done) => {
+    done(null, new URLSearchParams(body as string));
+  });
 
   const update = { action: 'update' as const };
   for (const url of ['/', '/legacy/', '/legacy']) app.post(url, { config: update }, handleUpload);
@@ -40,83 +40,40 @@ export async function uploadRoutes(app: FastifyInstance, { index, config }: Rout
   });
 
   async function handleUpload(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const fields = new Map<string, string[]>();
-    const add = (k: string, v: string) => fields.set(k, [...(fields.get(k) ?? []), v]);
-    let staged: Staged | null = null;
-    let fileError: unknown = null;
-    let sawContent = false;
-
+    const form = await readUploadForm(request, {
+      maxUploadSize: config.maxUploadSize,
+      stage: (filename, fields, file) => index.stage(checkUploadFilename(filename, fields), file, config.maxUploadSize),
+    });
     try {
-      if (request.isMultipart()) {
-        for await (const part of request.parts()) {
-          if (part.type === 'field') {
-            add(part.fieldname, String(part.value));
-            continue;
-          }
-          if (part.fieldname !== 'content' || sawContent || fileError) {
-            // gpg_signature (R11) and anything else: read and let go.
-            part.file.resume();
-            await new Promise((resolve) => part.file.on('end', resolve).on('error', resolve));
-            continue;
-          }
-          sawContent = true;
-          try {
-            checkUploadFilename(part.filename, fields);
-            staged = await index.stage(part.filename, part.file, config.maxUploadSize);
-          } catch (err) {
-            if (!isUserFacing(err)) throw err;
-            fileError = err;
-            if (err instanceof Errors.TooLarge) break; // nothing sane left to read
-            part.file.resume();
-          }
-        }
-      } else if (request.body instanceof URLSearchParams) {
-        for (const [k, v] of request.body) add(k, v);
-      } else {
-        throw new Errors.BadMultipart('send multipart/form-data, as twine and poetry do');
-      }
-    } catch (err) {
-      if (staged) await index.discard(staged);
-      if (isUserFacing(err)) throw err;
-      // A truncated body, a client gone mid-upload, a broken boundary: the store is untouched.
-      throw new Errors.BadMultipart((err as Error).message);
-    }
-
-    try {
-      const action = firstField(fields, ':action');
-      if (action === undefined) throw new Errors.MissingAction();
+      const action = firstField(form.fields, ':action');
       switch (action) {
-        case 'file_upload':
-          return await fileUpload(request, reply, fields, staged, fileError, sawContent);
+        case undefined:
+          throw new Errors.MissingAction();
+        case 'file_upload': {
+          const protocol = firstField(form.fields, 'protocol_version');
+          if (protocol !== undefined && protocol !== '1') throw new Errors.BadProtocol();
+          if (form.fileError) throw form.fileError;
+          if (!form.staged) throw new Errors.MissingContent();
+          return await publish(request, reply, form.staged, form.fields);
+        }
         case 'remove_pkg':
-          return await removeRelease(request, reply, fields);
+          return await removeRelease(request, reply, form.fields);
         case 'verify':
         case 'submit':
         case 'submit_pkg_info':
-          // pypiserver accepted these as no-ops, so `twine register` keeps working (R43).
-          return reply.type('text/plain; charset=utf-8').send('Registration is not needed here: upload files directly.\n');
+          // pypiserver accepted these as no-ops, so `twine register` keeps working.
+          return await reply.type('text/plain; charset=utf-8').send('Registration is not needed here: upload files directly.\n');
         case 'doc_upload':
           throw new Errors.Gone('Documentation uploads are not supported by this index.');
         default:
           throw new Errors.UnknownAction(action);
       }
     } finally {
-      if (staged) await index.discard(staged);
+      await form.staged?.release();
     }
   }
 
-  async function fileUpload(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    fields: UploadFields,
-    staged: Staged | null,
-    fileError: unknown,
-    sawContent: boolean,
-  ): Promise<FastifyReply> {
-    const protocol = firstField(fields, 'protocol_version');
-    if (protocol !== undefined && protocol !== '1') throw new Errors.BadProtocol();
-    if (fileError) throw fileError;
-    if (!sawContent || !staged) throw new Errors.MissingContent();
+  async function publish(request: FastifyRequest, reply: FastifyReply, staged: Staged, fields: UploadFields): Promise<FastifyReply> {
     checkStagedUpload(staged, fields);
     const { file, duplicate } = await index.publish(staged, config.overwrite);
     request.log.info({ file: file.relpath, size: file.size, sha256: file.sha256, duplicate, user: request.user }, 'file uploaded');
@@ -125,7 +82,7 @@ export async function uploadRoutes(app: FastifyInstance, { index, config }: Rout
       .send(duplicate ? `${file.filename} was already here with the same content\n` : `Stored ${file.filename}\n`);
   }
 
-  /** pypiserver's remove_pkg, but matching the normalized name and the canonical version (#377). */
+  /** pypiserver's remove_pkg, but matching the normalized name and the canonical version. */
   async function removeRelease(request: FastifyRequest, reply: FastifyReply, fields: UploadFields): Promise<FastifyReply> {
     const name = firstField(fields, 'name');
     const version = firstField(fields, 'version');
@@ -133,9 +90,9 @@ export async function uploadRoutes(app: FastifyInstance, { index, config }: Rout
     if (version === undefined) throw new Errors.MissingField('version');
     const project = index.project(normalizeName(name));
     const files = project?.files.filter((f) => sameVersion(f.version, version)) ?? [];
-    if (files.length === 0) throw new Errors.VersionNotFound(normalizeName(name), version);
+    if (!project || files.length === 0) throw new Errors.VersionNotFound(normalizeName(name), version);
     await index.remove(files);
-    request.log.info({ project: project!.name, version, files: files.map((f) => f.relpath), user: request.user }, 'release removed');
+    request.log.info({ project: project.name, version, files: files.map((f) => f.relpath), user: request.user }, 'release removed');
     return reply.type('text/plain; charset=utf-8').send(`Removed ${files.map((f) => f.filename).join(', ')}\n`);
   }
 }

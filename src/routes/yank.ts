@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
 import { normalizeName } from '../pypi/names.js';
-import { sameVersion } from '../pypi/versions.js';
+import { findVersion } from '../pypi/versions.js';
 import type { RouteOptions } from './simple.js';
 
 type Params = { Params: { project: string; version: string }; Body: { reason?: string } | undefined };
@@ -25,7 +25,7 @@ export async function yankRoutes(app: FastifyInstance, { index }: RouteOptions):
   const handler = (yank: boolean) => async (request: FastifyRequest<Params>, reply: FastifyReply) => {
     const name = normalizeName(request.params.project);
     const project = index.project(name);
-    const version = project?.versions.find((v) => sameVersion(v, request.params.version));
+    const version = project && findVersion(project.versions, request.params.version);
     if (!project || !version) throw new Errors.VersionNotFound(name, request.params.version);
     const reason = yank ? (request.body?.reason ?? '') : null;
     await index.yank(name, version, reason);

@@ -1,6 +1,6 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
@@ -13,6 +13,26 @@ export class ArchiveError extends Error {
 }
 
 const MAX_METADATA = 8 * 1024 * 1024;
+
+/**
+ * How much of an sdist is decompressed while looking for PKG-INFO. Real sdists compress 3-10x;
+ * a gzip of zeros compresses 1000x, and 8 MB of it is 8 GiB to inflate: bound the work by the
+ * file's own size instead of trusting it.
+ */
+export function sdistInflateLimit(compressedSize: number): number {
+  return Math.min(512 * 1024 * 1024, Math.max(64 * 1024 * 1024, compressedSize * 16));
+}
+
+function inflateBudget(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > limit) cb(new ArchiveError(`no PKG-INFO within the first ${Math.round(limit / 1024 / 1024)} MiB of the unpacked archive`));
+      else cb(null, chunk);
+    },
+  });
+}
 const BLOCK = 256 * 1024;
 const MAX_BLOCKS = 16;
 
@@ -178,10 +198,13 @@ export async function readSdistPkgInfo(file: string, size: number, extension: st
   });
   const source = createReadStream(file, { highWaterMark: READ_CHUNK });
   try {
-    if (ext === '.tar') await pipeline(source, extract);
-    else await pipeline(source, createGunzip(), extract);
+    const limit = sdistInflateLimit(size);
+    if (ext === '.tar') await pipeline(source, inflateBudget(limit), extract);
+    else await pipeline(source, createGunzip(), inflateBudget(limit), extract);
   } catch (err) {
-    if (found === null) throw new ArchiveError(`not a valid ${ext} archive (${(err as Error).message})`);
+    if (found !== null) return found;
+    if (err instanceof ArchiveError) throw err;
+    throw new ArchiveError(`not a valid ${ext} archive (${(err as Error).message})`);
   }
   return found;
 }

@@ -1,28 +1,43 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readFresh } from './read-fresh.js';
+import { errnoOf, readFresh, TooLargeFileError } from './fs-util.js';
+
+/** A token is a few dozen bytes; anything much larger is not ours. */
+const MAX_TOKEN_BYTES = 4096;
+
+export interface GenerationLogger {
+  error(obj: object, msg: string): void;
+}
 
 /**
  * The generation file: one small token on the shared volume that every writer replaces and every
  * reader polls. EFS guarantees close-to-open consistency, so open()+read() sees the newest token,
  * while stat() can be minutes stale and inotify never fires for another client's write. Hence:
  * never stat it, never append to it, replace it whole by rename.
+ *
+ * A generation entry that is not a small file (a directory, a huge file) would make every task
+ * fail its polls and every upload fail its bump, so the fleet would go unhealthy together; it is
+ * replaced with a fresh token instead, which every task then reads as one more change.
  */
 export class GenerationFile {
   readonly file: string;
+  private readonly log: GenerationLogger | undefined;
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, log?: GenerationLogger) {
     this.file = path.join(stateDir, 'generation');
+    this.log = log;
   }
 
   /** The current token, or null when no writer ever bumped it. Never stat(): see readFresh. */
   async read(): Promise<string | null> {
     try {
-      return (await readFresh(this.file, 4096)).toString('utf8').trim();
+      return (await readFresh(this.file, MAX_TOKEN_BYTES)).toString('utf8').trim();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
+      if (errnoOf(err) === 'ENOENT') return null;
+      if (!isDamaged(err)) throw err;
+      this.log?.error({ err, file: this.file }, 'the generation file is damaged; replacing it');
+      return this.bump();
     }
   }
 
@@ -38,11 +53,23 @@ export class GenerationFile {
       await handle.close();
     }
     try {
-      await fs.rename(tmp, this.file);
+      try {
+        await fs.rename(tmp, this.file);
+      } catch (err) {
+        // rename() cannot replace a directory: clear the damaged entry and try once more.
+        if (!['EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR'].includes(errnoOf(err) ?? '')) throw err;
+        this.log?.error({ err, file: this.file }, 'the generation file is damaged; replacing it');
+        await fs.rm(this.file, { recursive: true, force: true });
+        await fs.rename(tmp, this.file);
+      }
     } catch (err) {
       await fs.rm(tmp, { force: true });
       throw err;
     }
     return token;
   }
+}
+
+function isDamaged(err: unknown): boolean {
+  return err instanceof TooLargeFileError || errnoOf(err) === 'EISDIR';
 }

@@ -1,50 +1,34 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { parseCoreMetadata, projectInfo, type ProjectInfo } from '../pypi/metadata.js';
+import { parseCoreMetadata, projectInfo, type CoreMetadata } from '../pypi/metadata.js';
 import type { ParsedFilename } from '../pypi/names.js';
 import { readSdistPkgInfo, readWheelMetadata } from './archive.js';
 import type { DistFile } from './dist-file.js';
 import type { Digests } from './hashing.js';
 
-export function sidecarStemOf(rel: string, size: number, mtimeMs: number): string {
-  // The stem carries size and mtime, so a replaced file has a new sidecar name and a readdir of
-  // meta/ tells every task about the change without a stat per file.
-  return `${encodeURIComponent(rel)}~${size}~${mtimeMs}`;
+/** What a distribution says about itself: the raw core metadata (PEP 658 serves it verbatim), parsed once. */
+export interface ArchiveMetadata {
+  /** Wheel METADATA or sdist PKG-INFO bytes; null when the archive has none or is a kind not read. */
+  raw: Buffer | null;
+  parsed: CoreMetadata | null;
 }
 
-/**
- * What the index holds of a record: all but the long description, which can be tens of KB per
- * file and is only wanted by the JSON API for one release at a time.
- */
-export function forMemory(record: DistFile): DistFile {
-  return record.info?.description ? { ...record, info: { ...record.info, description: null } } : record;
+export async function readArchiveMetadata(file: string, size: number, parsed: ParsedFilename): Promise<ArchiveMetadata> {
+  let raw: Buffer | null = null;
+  if (parsed.packagetype === 'bdist_wheel') raw = await readWheelMetadata(file, size, parsed.project);
+  else if (parsed.packagetype === 'sdist') raw = await readSdistPkgInfo(file, size, parsed.extension);
+  return { raw, parsed: raw ? parseCoreMetadata(raw) : null };
 }
 
-export function sidecarStem(f: DistFile): string {
-  return sidecarStemOf(f.relpath, f.size, f.mtimeMs);
-}
-
-export async function readArchiveMetadata(
-  file: string,
-  size: number,
-  parsed: ParsedFilename,
-): Promise<{ metadata: Buffer | null; info: ProjectInfo | null }> {
-  let metadata: Buffer | null = null;
-  if (parsed.packagetype === 'bdist_wheel') metadata = await readWheelMetadata(file, size, parsed.project);
-  else if (parsed.packagetype === 'sdist') metadata = await readSdistPkgInfo(file, size, parsed.extension);
-  return { metadata, info: metadata ? projectInfo(parseCoreMetadata(metadata)) : null };
-}
-
+/** The record of one distribution, from its name, its bytes' digests and its metadata. */
 export function buildRecord(
   rel: string,
   parsed: ParsedFilename,
-  size: number,
-  mtimeMs: number,
-  digests: Digests,
-  metadata: Buffer | null,
-  info: ProjectInfo | null,
-  uploadTime: string,
+  file: { size: number; mtimeMs: number; digests: Digests; uploadTime: string },
+  metadata: ArchiveMetadata,
 ): DistFile {
+  const info = metadata.parsed ? projectInfo(metadata.parsed) : null;
+  const isWheel = parsed.packagetype === 'bdist_wheel';
   return {
     relpath: rel,
     filename: path.posix.basename(rel),
@@ -53,12 +37,20 @@ export function buildRecord(
     version: parsed.version,
     packagetype: parsed.packagetype,
     pythonVersion: parsed.pythonVersion,
-    size,
-    mtimeMs,
-    ...digests,
+    size: file.size,
+    mtimeMs: file.mtimeMs,
+    ...file.digests,
     requiresPython: info?.requiresPython ?? null,
-    metadataSha256: metadata && parsed.packagetype === 'bdist_wheel' ? createHash('sha256').update(metadata).digest('hex') : null,
-    uploadTime,
+    metadataSha256: metadata.raw && isWheel ? createHash('sha256').update(metadata.raw).digest('hex') : null,
+    uploadTime: file.uploadTime,
     info,
   };
+}
+
+/**
+ * What the index holds of a record: all but the long description, which can be tens of KB per
+ * file and is only wanted by the JSON API for one release at a time.
+ */
+export function forMemory(record: DistFile): DistFile {
+  return record.info?.description ? { ...record, info: { ...record.info, description: null } } : record;
 }

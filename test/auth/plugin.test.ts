@@ -1,25 +1,32 @@
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import bcrypt from 'bcryptjs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Credentials } from '../../src/auth/credentials.js';
+import { PasswordChecker } from '../../src/auth/password-checker.js';
+import { DEFAULT_THROTTLE, LocalThrottle, type ThrottleLimits } from '../../src/auth/throttle.js';
 import { loadConfig } from '../../src/config.js';
+import authPlugin from '../../src/plugins/auth.js';
 import { errorsPlugin } from '../../src/plugins/errors.js';
-import authPlugin, { type ThrottleOptions } from '../../src/plugins/auth.js';
+import { credentialOptions } from '../../src/server.js';
+import { readFresh } from '../../src/store/fs-util.js';
 
 const schemes = fileURLToPath(new URL('../fixtures/htpasswd/schemes.htpasswd', import.meta.url));
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 const silent = { info() {}, warn() {}, error() {} };
 
 const apps: FastifyInstance[] = [];
+const checker = new PasswordChecker({ threads: 1, maxQueued: 1000 });
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();
 });
+afterAll(() => checker.close());
 
 /** A small app with one route per action, behind the real plugin and the fixture users. */
-async function testApp(argv: string[], throttle?: Partial<ThrottleOptions>) {
+async function testApp(argv: string[], limits?: Partial<ThrottleLimits>) {
   const config = loadConfig(['--realm', 'team index', ...argv], {});
-  const credentials = await Credentials.load(config, silent);
+  const credentials = await Credentials.load(credentialOptions(config), { readFile: (f) => readFresh(f), checker, log: silent });
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -30,7 +37,8 @@ async function testApp(argv: string[], throttle?: Partial<ThrottleOptions>) {
   const app = Fastify({ logger: { level: 'warn', stream } });
   apps.push(app);
   await app.register(errorsPlugin);
-  await app.register(authPlugin, { config, credentials, ...(throttle ? { throttle } : {}) });
+  const throttle = new LocalThrottle({ ...DEFAULT_THROTTLE, ...limits });
+  await app.register(authPlugin, { policy: config.auth, realm: config.realm, credentials, throttle });
   const who = async (request: { user?: string }) => ({ user: request.user ?? null });
   app.get('/simple/', { config: { action: 'list' } }, who);
   app.get('/packages/demo-1.0.tar.gz', { config: { action: 'download' } }, who);
@@ -106,16 +114,39 @@ describe('auth plugin', () => {
     const config = loadConfig(['-a', '.', '-P', '.'], {});
     const app = Fastify();
     apps.push(app);
-    await app.register(authPlugin, { config, credentials: null });
+    await app.register(authPlugin, { policy: config.auth, realm: config.realm, credentials: null, throttle: new LocalThrottle() });
     app.post('/', { config: { action: 'update' } }, async () => 'ok');
     expect((await app.inject({ method: 'POST', url: '/' })).statusCode).toBe(200);
   });
 
-  it('refuses to start when reads need a login but no credentials are given', async () => {
-    const config = loadConfig(['-a', 'list,update', '--username', 'u', '--password', 'p'], {});
+  it('refuses uploads with 403 and a hint when uploads need a login but no user exists, and serves reads', async () => {
+    const config = loadConfig(['-a', 'update'], {});
     const app = Fastify();
     apps.push(app);
-    await expect(app.register(authPlugin, { config, credentials: null }).ready()).rejects.toThrow(/no credentials were loaded/);
+    await app.register(errorsPlugin);
+    await app.register(authPlugin, { policy: config.auth, realm: config.realm, credentials: null, throttle: new LocalThrottle() });
+    app.post('/', { config: { action: 'update' } }, async () => 'ok');
+    app.get('/simple/', { config: { action: 'list' } }, async () => 'ok');
+    const res = await app.inject({ method: 'POST', url: '/' });
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toMatch(/Uploads are disabled: this server has no users/);
+    expect((await app.inject('/simple/')).statusCode).toBe(200);
+  });
+
+  it('reads UTF-8 credentials, and latin-1 ones as requests sends them', async () => {
+    const inline = `ann:${bcrypt.hashSync('pässwörd', 4)}\n`;
+    const config = loadConfig(['-a', 'list', '--htpasswd', inline], {});
+    const credentials = await Credentials.load(credentialOptions(config), { readFile: (f) => readFresh(f), checker, log: silent });
+    const app = Fastify();
+    apps.push(app);
+    await app.register(errorsPlugin);
+    await app.register(authPlugin, { policy: config.auth, realm: config.realm, credentials, throttle: new LocalThrottle() });
+    app.get('/simple/', { config: { action: 'list' } }, async (request) => ({ user: request.user }));
+    const utf8 = `Basic ${Buffer.from('ann:pässwörd', 'utf8').toString('base64')}`;
+    const latin1 = `Basic ${Buffer.from('ann:pässwörd', 'latin1').toString('base64')}`;
+    expect((await app.inject({ url: '/simple/', headers: { authorization: utf8 } })).json()).toEqual({ user: 'ann' });
+    expect((await app.inject({ url: '/simple/', headers: { authorization: latin1 } })).json()).toEqual({ user: 'ann' });
+    expect((await app.inject({ url: '/simple/', headers: { authorization: basic('ann', 'a:b:c') } })).statusCode).toBe(401);
   });
 
   it('throttles with 429 and Retry-After after 10 failed logins of a user from one address', async () => {

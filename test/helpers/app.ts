@@ -1,25 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { PackageIndex } from '../../src/index/package-index.js';
-import { PackageStore } from '../../src/store/store.js';
+import type { LiveIndex } from '../../src/index/live-index.js';
+import type { PackageIndex } from '../../src/index/package-index.js';
+import { createServer, type Server } from '../../src/server.js';
 
-const quiet = { info() {}, warn() {}, error() {} };
-
-/** The real app over a real directory, in-process, for inject() tests. */
+/** The real app over a real directory, in-process, for inject() tests: the same wiring as main.ts, loaded, without timers. */
 export async function buildTestApp(
   root: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
-): Promise<{ app: FastifyInstance; index: PackageIndex; config: Config }> {
+): Promise<{ app: FastifyInstance; index: PackageIndex; live: LiveIndex; config: Config; server: Server }> {
   const config = loadConfig(['--root', root, '--authenticate', '.', '--passwords', '.', ...args], env);
-  const index = new PackageIndex(new PackageStore(config.root), {
-    pageCacheBytes: config.pageCacheSize,
-    fileCacheBytes: config.fileCacheSize,
-    fileCacheMaxFile: config.fileCacheMaxFile,
-    log: quiet,
-  });
-  await index.load();
-  const app = await buildApp(config, { index });
-  return { app, index, config };
+  const server = await createServer(config);
+  await server.load();
+  return { app: server.app, index: server.index, live: server.live, config, server };
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { PackageIndex } from '../../src/index/package-index.js';
+import type { LiveIndex } from '../../src/index/live-index.js';
 import { Refresher } from '../../src/index/refresher.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -12,14 +12,19 @@ function slowIndex(pollMs: number, starts: number[]) {
       return new Promise<boolean>((resolve) => setTimeout(() => resolve(true), pollMs));
     },
     rescan: () => Promise.resolve(),
-    store: { sweepIncoming: () => Promise.resolve(0), isLocalDisk: () => Promise.resolve(false), root: '/nowhere' },
-  } as unknown as PackageIndex;
+  } as unknown as LiveIndex;
 }
+
+const volume = {
+  sweepIncoming: () => Promise.resolve(0),
+  isLocalDisk: () => Promise.resolve(false),
+  watch: () => ({ close: () => Promise.resolve() }),
+};
 
 /** Runs a Refresher with a 1 s interval over an index whose polls take `pollMs`; the gaps between poll starts. */
 async function pollGaps(pollMs: number, forMs: number): Promise<{ polls: number; gaps: number[] }> {
   const starts: number[] = [];
-  const refresher = new Refresher(slowIndex(pollMs, starts), {
+  const refresher = new Refresher(slowIndex(pollMs, starts), volume, {
     refreshInterval: 1000,
     rescanInterval: 300_000,
     watch: 'off',

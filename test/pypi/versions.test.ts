@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalVersion, compareVersions, isPrerelease, sameVersion } from '../../src/pypi/versions.js';
+import { canonicalVersion, compareVersions, findVersion, isPrerelease, sameVersion } from '../../src/pypi/versions.js';
 
 describe('PEP 440 ordering', () => {
   it('sorts like pip', () => {
@@ -20,5 +20,24 @@ describe('PEP 440 ordering', () => {
     expect(isPrerelease('2.0rc1')).toBe(true);
     expect(isPrerelease('2.0.dev0')).toBe(true);
     expect(isPrerelease('2.0.post1')).toBe(false);
+  });
+});
+
+describe('versions beyond a double', () => {
+  it('never lets a version of 400 digits compare equal to another or normalize to "Infinity"', () => {
+    const huge = '1'.repeat(400);
+    const other = '2'.repeat(400);
+    expect(canonicalVersion(huge)).toBe(huge);
+    expect(sameVersion(huge, other)).toBe(false);
+    expect(compareVersions(huge, other)).toBeLessThan(0);
+    expect(compareVersions(huge, huge)).toBe(0);
+    // Treated as a legacy string: before every ordinary release, never equal to it.
+    expect(['1.0', huge].sort(compareVersions)).toEqual([huge, '1.0']);
+  });
+
+  it('finds a release by its own spelling first, else by PEP 440 equality', () => {
+    expect(findVersion(['1.0', '1.0.0'], '1.0.0')).toBe('1.0.0');
+    expect(findVersion(['1.0'], '1.0.0')).toBe('1.0');
+    expect(findVersion(['1.0'], '1.1')).toBeUndefined();
   });
 });

@@ -5,78 +5,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { blake2b } from '@noble/hashes/blake2b';
-import { bytesToHex } from '@noble/hashes/utils';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp } from '../helpers/app.js';
 import { makeWheel } from '../helpers/dists.js';
+import { multipart, uploadBody } from '../helpers/forms.js';
 import { tempDir } from '../helpers/server.js';
-
-interface Part {
-  name: string;
-  value: string | Buffer;
-  /** Sent verbatim between the quotes of filename="..." (latin-1 bytes). */
-  filename?: string;
-  contentType?: string;
-}
-
-function multipart(parts: Part[], boundary = `wh${randomBytes(12).toString('hex')}`): { payload: Buffer; headers: Record<string, string> } {
-  const chunks: Buffer[] = [];
-  for (const p of parts) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
-    if (p.filename !== undefined) head += `; filename="${p.filename}"`;
-    head += '\r\n';
-    if (p.contentType) head += `Content-Type: ${p.contentType}\r\n`;
-    chunks.push(
-      Buffer.from(`${head}\r\n`, 'latin1'),
-      Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value, 'utf8'),
-      Buffer.from('\r\n'),
-    );
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
-
-function digests(bytes: Buffer): Record<string, string> {
-  return {
-    sha256_digest: createHash('sha256').update(bytes).digest('hex'),
-    md5_digest: createHash('md5').update(bytes).digest('hex'),
-    blake2_256_digest: bytesToHex(blake2b(bytes, { dkLen: 32 })),
-  };
-}
-
-interface UploadOptions {
-  /** Filename as written in the part header (escape '"' and '\' yourself). */
-  filename?: string;
-  /** Fields to set (undefined removes a default one). */
-  fields?: Record<string, string | undefined>;
-  /** Leave the content part out. */
-  noContent?: boolean;
-}
-
-/** The fields twine 4.0.2 sends for a wheel, with correct digests, plus the file. */
-function uploadBody(file: { filename: string; bytes: Buffer }, opts: UploadOptions = {}) {
-  const [name, version] = file.filename.split('-') as [string, string];
-  const fields: Record<string, string | undefined> = {
-    ':action': 'file_upload',
-    protocol_version: '1',
-    name,
-    version,
-    filetype: file.filename.endsWith('.whl') ? 'bdist_wheel' : 'sdist',
-    pyversion: file.filename.endsWith('.whl') ? 'py3' : 'source',
-    metadata_version: '2.1',
-    summary: 'test upload',
-    ...digests(file.bytes),
-    ...opts.fields,
-  };
-  const parts: Part[] = Object.entries(fields)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => ({ name: k, value: v }));
-  if (!opts.noContent)
-    parts.push({ name: 'content', value: file.bytes, filename: opts.filename ?? file.filename, contentType: 'application/octet-stream' });
-  return multipart(parts);
-}
 
 /** Every path under the volume, the state folder included, sorted. */
 async function listVolume(root: string): Promise<string[]> {

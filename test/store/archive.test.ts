@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveError, readWheelMetadata } from '../../src/store/archive.js';
-import { PackageStore } from '../../src/store/store.js';
+import { Volume } from '../../src/store/volume.js';
 import { mountNfsLike, type NfsMount } from '../helpers/nfs-mount.js';
 import { tempDir } from '../helpers/server.js';
 import { wheelBytes } from '../helpers/upload.js';
@@ -55,7 +55,7 @@ describe('describing a wheel on an NFS-like mount', () => {
   it('costs a handful of reads for a wheel of 3,000 members, not a few per member (each is a round trip on EFS)', async () => {
     const wheel = wheelBytes('wide-wheel', '2.0', { modules: 3_000 });
     await writeFile(path.join(backing.dir, wheel.filename), wheel.bytes);
-    const store = new PackageStore(mount.path);
+    const store = new Volume(mount.path);
     await store.init();
     const before = (await mount.stats()).read ?? 0;
     const { files, stats } = await store.scan({ full: true });

@@ -1,4 +1,43 @@
-import type { IndexedFile, Project, Snapshot } from './snapshot.js';
+import type { ProjectInfo } from './metadata.js';
+import type { PackageType } from './names.js';
+
+/** A distribution as the simple API and the JSON API describe it. */
+export interface ListedFile {
+  /** Path relative to the package root, '/'-separated. */
+  relpath: string;
+  filename: string;
+  version: string;
+  packagetype: PackageType;
+  pythonVersion: string;
+  size: number;
+  sha256: string;
+  md5: string;
+  blake2b256: string;
+  requiresPython: string | null;
+  metadataSha256: string | null;
+  /** PEP 592: false, or the reason ('' when none was given). */
+  yanked: false | string;
+  /** ISO 8601 UTC with milliseconds. */
+  uploadTime: string;
+  info: ProjectInfo | null;
+}
+
+export interface ListedProject {
+  /** Normalized name. */
+  name: string;
+  displayName: string;
+  /** Sorted by version. */
+  files: readonly ListedFile[];
+  /** Ascending (PEP 700 `versions`). */
+  versions: readonly string[];
+  latest: string;
+}
+
+export interface ProjectList {
+  /** Normalized names, sorted. */
+  projectNames: readonly string[];
+  projects: ReadonlyMap<string, { displayName: string }>;
+}
 
 /** PEP 629: 1.1 because the JSON pages carry PEP 700's versions, size and upload-time. */
 export const API_VERSION = '1.1';
@@ -7,9 +46,18 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** URL path of a file relative to `/simple/<project>/` (relative so a path prefix in front of the server keeps working). */
-function fileHref(f: IndexedFile, fromDepth: number): string {
-  return `${'../'.repeat(fromDepth)}packages/${f.relpath.split('/').map(encodeURIComponent).join('/')}`;
+/** A file's URL path below the server root, without a leading slash: `packages/<relpath>`, each segment encoded. */
+export function packagePath(relpath: string): string {
+  return `packages/${encodePath(relpath)}`;
+}
+
+function encodePath(relpath: string): string {
+  return relpath.split('/').map(encodeURIComponent).join('/');
+}
+
+/** A file's URL relative to a page `fromDepth` folders below the root (relative, so a path prefix in front keeps working). */
+function fileHref(f: ListedFile, fromDepth: number): string {
+  return '../'.repeat(fromDepth) + packagePath(f.relpath);
 }
 
 /** PEP 700 wants microseconds and a Z: 2024-05-01T10:00:00.123000Z. */
@@ -32,7 +80,7 @@ ${body}  </body>
 `;
 }
 
-export function renderRootHtml(snapshot: Snapshot): string {
+export function renderRootHtml(snapshot: ProjectList): string {
   let body = '';
   for (const name of snapshot.projectNames) {
     body += `    <a href="${encodeURIComponent(name)}/">${escapeHtml(name)}</a><br>\n`;
@@ -40,15 +88,15 @@ export function renderRootHtml(snapshot: Snapshot): string {
   return htmlPage('Simple index', body);
 }
 
-export function renderRootJson(snapshot: Snapshot): string {
+export function renderRootJson(snapshot: ProjectList): string {
   return JSON.stringify({
     meta: { 'api-version': API_VERSION },
     projects: snapshot.projectNames.map((n) => ({ name: snapshot.projects.get(n)!.displayName })),
   });
 }
 
-/** PEP 503 project page with PEP 592/658/714 attributes (never `data-dist-info-metadata`: R14). */
-export function renderProjectHtml(project: Project): string {
+/** PEP 503 project page with PEP 592/658 attributes; PEP 714: only `data-core-metadata`, never the old name pips misread. */
+export function renderProjectHtml(project: ListedProject): string {
   let body = '';
   for (const f of project.files) {
     let attrs = `href="${escapeHtml(fileHref(f, 2))}#sha256=${f.sha256}"`;
@@ -61,7 +109,7 @@ export function renderProjectHtml(project: Project): string {
 }
 
 /** PEP 691 + PEP 700 project page. */
-export function renderProjectJson(project: Project): string {
+export function renderProjectJson(project: ListedProject): string {
   return JSON.stringify({
     meta: { 'api-version': API_VERSION },
     name: project.name,
@@ -80,27 +128,27 @@ export function renderProjectJson(project: Project): string {
 }
 
 /** `/packages/`: every file, like pypiserver's listing. */
-export function renderPackagesHtml(snapshot: Snapshot): string {
-  const files = [...snapshot.byRelpath.values()].sort((a, b) => (a.relpath < b.relpath ? -1 : 1));
+export function renderPackagesHtml(all: Iterable<ListedFile>): string {
+  const files = [...all].sort((a, b) => (a.relpath < b.relpath ? -1 : 1));
   let body = '';
   for (const f of files) {
-    body += `    <a href="${escapeHtml(f.relpath.split('/').map(encodeURIComponent).join('/'))}#sha256=${f.sha256}">${escapeHtml(f.relpath)}</a><br>\n`;
+    body += `    <a href="${escapeHtml(encodePath(f.relpath))}#sha256=${f.sha256}">${escapeHtml(f.relpath)}</a><br>\n`;
   }
   return htmlPage('Index of packages', body);
 }
 
 /** The file whose metadata describes a release on the JSON API: its wheel if any, else any file with metadata. */
-export function infoFile(project: Project, version: string): IndexedFile | undefined {
+export function infoFile<F extends ListedFile>(project: { files: readonly F[] }, version: string): F | undefined {
   const files = project.files.filter((f) => f.version === version);
   return files.find((f) => f.packagetype === 'bdist_wheel' && f.info) ?? files.find((f) => f.info);
 }
 
 /**
- * Warehouse's `/pypi/<project>/json` (R30) and `/pypi/<project>/<version>/json` (R31).
+ * Warehouse's `/pypi/<project>/json` and `/pypi/<project>/<version>/json`.
  * `version` undefined means the latest, with every release listed.
  */
-export function renderWarehouseJson(project: Project, baseUrl: string, version: string | undefined, description: string | null): string {
-  const fileJson = (f: IndexedFile) => ({
+export function renderWarehouseJson(project: ListedProject, baseUrl: string, version: string | undefined, description: string | null): string {
+  const fileJson = (f: ListedFile) => ({
     comment_text: '',
     'core-metadata': f.metadataSha256 ? { sha256: f.metadataSha256 } : false,
     digests: { blake2b_256: f.blake2b256, md5: f.md5, sha256: f.sha256 },
@@ -114,7 +162,7 @@ export function renderWarehouseJson(project: Project, baseUrl: string, version: 
     size: f.size,
     upload_time: f.uploadTime.replace(/\.\d+Z$/, ''),
     upload_time_iso_8601: uploadTime(f.uploadTime),
-    url: `${baseUrl}/packages/${f.relpath.split('/').map(encodeURIComponent).join('/')}`,
+    url: `${baseUrl}/${packagePath(f.relpath)}`,
     yanked: f.yanked !== false,
     yanked_reason: f.yanked === false || f.yanked === '' ? null : f.yanked,
   });
@@ -166,50 +214,3 @@ export function renderWarehouseJson(project: Project, baseUrl: string, version: 
   return JSON.stringify(body);
 }
 
-/** `GET /`: what a person needs to start using this index. */
-export function renderWelcome(snapshot: Snapshot, baseUrl: string, version: string): string {
-  const list = snapshot.projectNames
-    .map((n) => {
-      const p = snapshot.projects.get(n)!;
-      return `      <li><a href="simple/${encodeURIComponent(n)}/">${escapeHtml(p.displayName)}</a> ${escapeHtml(p.latest)}</li>`;
-    })
-    .join('\n');
-  const b = escapeHtml(baseUrl);
-  return `<!DOCTYPE html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>wheelhouse</title>
-    <style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.5}pre{background:#f4f4f4;padding:.75rem;overflow-x:auto}</style>
-  </head>
-  <body>
-    <h1>wheelhouse</h1>
-    <p>A private Python package index: ${snapshot.projects.size} projects, ${snapshot.fileCount} files. Version ${escapeHtml(version)}.</p>
-    <h2>Install with pip</h2>
-    <pre>pip install --index-url ${b}/simple/ PACKAGE</pre>
-    <p>or for good, in <code>pip.conf</code>:</p>
-    <pre>[global]
-index-url = ${b}/simple/</pre>
-    <h2>Upload with twine</h2>
-    <pre>twine upload --repository-url ${b}/ dist/*</pre>
-    <p>or in <code>~/.pypirc</code>:</p>
-    <pre>[distutils]
-index-servers = wheelhouse
-
-[wheelhouse]
-repository = ${b}/
-username = USER</pre>
-    <h2>poetry</h2>
-    <pre>poetry source add --priority=primary wheelhouse ${b}/simple/
-poetry config repositories.wheelhouse ${b}/
-poetry publish -r wheelhouse</pre>
-    <h2>Projects</h2>
-    <p><a href="simple/">simple index</a> · <a href="packages/">all files</a> · <a href="health">health</a></p>
-    <ul>
-${list}
-    </ul>
-  </body>
-</html>
-`;
-}

@@ -1,0 +1,48 @@
+import type { Readable } from 'node:stream';
+import type { ParsedFilename } from '../pypi/names.js';
+import type { DistFile } from '../store/dist-file.js';
+import type { ScanOptions, ScanResult } from '../store/scanner.js';
+import type { Published, Staged } from '../store/uploads.js';
+
+/*
+ * What the index needs of the volume, one interface per consumer: main.ts hands the store's
+ * Volume in, and a test can hand in anything with these verbs. The index never sees paths.
+ */
+
+/** The refresh protocol: the generation token and scans. */
+export interface IndexSource {
+  init(): Promise<void>;
+  readGeneration(): Promise<string | null>;
+  /** False when the state folder is gone: the volume is unmounted or was swapped under us. */
+  stateDirExists(): Promise<boolean>;
+  scan(opts: ScanOptions): Promise<ScanResult>;
+}
+
+/** Serving files and what their sidecars keep. */
+export interface FileSource {
+  openFile(file: DistFile, range?: { start: number; end: number }): Promise<Readable>;
+  readWhole(file: DistFile): Promise<Buffer>;
+  readMetadata(file: DistFile): Promise<Buffer>;
+  readDescription(file: DistFile): Promise<string | null>;
+}
+
+/** Writes: each ends with a bump of the generation file. */
+export interface IndexWriter {
+  stage(parsed: ParsedFilename, source: Readable, maxSize: number): Promise<Staged>;
+  publish(staged: Staged, opts: { overwrite: boolean }): Promise<Published>;
+  remove(files: readonly DistFile[]): Promise<string[]>;
+  yank(project: string, version: string, reason: string | null): Promise<void>;
+}
+
+/** The refresher's chores: sweeping dead uploads and, on a local disk, watching for hand-copied files. */
+export interface RefresherVolume {
+  sweepIncoming(maxAgeMs: number): Promise<number>;
+  isLocalDisk(): Promise<boolean>;
+  watch(onChange: (dirty: Set<string>) => void): { close(): Promise<void> };
+}
+
+export interface IndexLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}

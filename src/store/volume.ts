@@ -1,0 +1,134 @@
+import { promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { ParsedFilename } from '../pypi/names.js';
+import type { DistFile } from './dist-file.js';
+import { GenerationFile } from './generation.js';
+import { VolumeLayout } from './layout.js';
+import { isLocalDisk, sweepIncoming } from './maintenance.js';
+import { FileReader } from './reader.js';
+import { Scanner, type ScanOptions, type ScanResult } from './scanner.js';
+import { Sidecars } from './sidecars.js';
+import { Uploads, type Published, type Staged } from './uploads.js';
+import { watchRoot } from './watcher.js';
+
+export interface VolumeLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const silent: VolumeLogger = { info() {}, warn() {}, error() {} };
+
+export interface VolumeOptions {
+  /** Serve links whose target is outside the package directory. */
+  followExternalLinks?: boolean;
+}
+
+/**
+ * The package volume: the one object through which the rest of the server reaches the file
+ * system. It wires the parts that each own one job (layout, sidecars, scanning, reading, writing,
+ * the generation file) and offers each consumer only the verbs it needs.
+ */
+export class Volume {
+  readonly layout: VolumeLayout;
+  private readonly generation: GenerationFile;
+  private readonly scanner: Scanner;
+  private readonly reader: FileReader;
+  private readonly uploads: Uploads;
+  private readonly log: VolumeLogger;
+
+  constructor(root: string, log: VolumeLogger = silent, opts: VolumeOptions = {}) {
+    this.log = log;
+    this.layout = new VolumeLayout(root);
+    const sidecars = new Sidecars(this.layout);
+    const followExternalLinks = opts.followExternalLinks ?? false;
+    this.generation = new GenerationFile(this.layout.stateDir, log);
+    this.scanner = new Scanner(this.layout, sidecars, log, { followExternalLinks });
+    this.reader = new FileReader(this.layout, sidecars, { followExternalLinks });
+    this.uploads = new Uploads(this.layout, sidecars, this.generation, log);
+  }
+
+  get root(): string {
+    return this.layout.root;
+  }
+
+  /**
+   * Creates the state folders and the generation file. Readers must never poll a missing name: an
+   * NFS client caches "no such file" for as long as its directory cache lasts (30-60 s on EFS),
+   * and would miss the first real bump for that long. A volume that cannot be written (mounted
+   * read-only) is still served.
+   */
+  async init(): Promise<void> {
+    await fs.mkdir(this.layout.root, { recursive: true });
+    try {
+      for (const dir of [this.layout.metaDir, this.layout.incomingDir, this.layout.yankDir]) await fs.mkdir(dir, { recursive: true });
+      if ((await this.generation.read()) === null) await this.generation.bump();
+    } catch (err) {
+      this.log.error({ err, root: this.layout.root }, 'the package directory cannot be written: serving it read-only');
+    }
+  }
+
+  // The refresh protocol's needs (see index/ports.ts).
+  readGeneration(): Promise<string | null> {
+    return this.generation.read();
+  }
+
+  async stateDirExists(): Promise<boolean> {
+    try {
+      return (await fs.stat(this.layout.stateDir)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  scan(opts: ScanOptions): Promise<ScanResult> {
+    return this.scanner.scan(opts);
+  }
+
+  // Reads.
+  openFile(file: DistFile, range?: { start: number; end: number }): Promise<Readable> {
+    return this.reader.openFile(file, range);
+  }
+
+  readWhole(file: DistFile): Promise<Buffer> {
+    return this.reader.readWhole(file);
+  }
+
+  readMetadata(file: DistFile): Promise<Buffer> {
+    return this.reader.readMetadata(file);
+  }
+
+  readDescription(file: DistFile): Promise<string | null> {
+    return this.reader.readDescription(file);
+  }
+
+  // Writes.
+  stage(parsed: ParsedFilename, source: Readable, maxSize: number): Promise<Staged> {
+    return this.uploads.stage(parsed, source, maxSize);
+  }
+
+  publish(staged: Staged, opts: { overwrite: boolean; uploadTime?: Date }): Promise<Published> {
+    return this.uploads.publish(staged, opts);
+  }
+
+  remove(files: readonly DistFile[]): Promise<string[]> {
+    return this.uploads.remove(files);
+  }
+
+  yank(project: string, version: string, reason: string | null): Promise<void> {
+    return this.uploads.yank(project, version, reason);
+  }
+
+  // Maintenance, for the refresher.
+  sweepIncoming(maxAgeMs: number): Promise<number> {
+    return sweepIncoming(this.layout, maxAgeMs);
+  }
+
+  isLocalDisk(): Promise<boolean> {
+    return isLocalDisk(this.layout.root);
+  }
+
+  watch(onChange: (dirty: Set<string>) => void): { close(): Promise<void> } {
+    return watchRoot(this.layout.root, onChange, this.log);
+  }
+}
