@@ -118,13 +118,14 @@ locals {
   # listener. The router behind it decodes percent-escapes before matching, so /%6Detrics is
   # /metrics too, while the ALB matches the path as sent: any path whose first segment starts
   # with an escape within its first seven characters is refused as well (no project name, file
-  # or route of the index begins that way). test/infra/metrics-route.test.ts asks the real server
+  # or route of the index begins that way), and so is a raw fragment (/metrics#x), which the
+  # router drops. test/infra/metrics-route.test.ts asks the real server
   # every spelling of /metrics and checks that each one it answers is matched here. An ALB rule
   # takes three patterns per condition and five wildcards, hence three rules.
   metrics_path_patterns = [
     ["/metrics", "/%*", "/m%*"],
     ["/me%*", "/met%*", "/metr%*"],
-    ["/metri%*", "/metric%*"],
+    ["/metri%*", "/metric%*", "/metrics#*"],
   ]
 }
 

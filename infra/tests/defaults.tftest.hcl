@@ -50,8 +50,12 @@ run "defaults" {
     error_message = "The HTTPS listener must answer 404 for /metrics itself."
   }
   assert {
-    condition     = length(distinct([for r in aws_lb_listener_rule.no_metrics : r.priority])) == length(aws_lb_listener_rule.no_metrics) && alltrue([for r in aws_lb_listener_rule.no_metrics : length(flatten(r.condition[*].path_pattern[0].values)) <= 3])
-    error_message = "The /metrics rules need distinct priorities and at most three patterns each."
+    condition = (
+      length(distinct([for r in aws_lb_listener_rule.no_metrics : r.priority])) == length(aws_lb_listener_rule.no_metrics) &&
+      alltrue([for r in aws_lb_listener_rule.no_metrics : length(flatten(r.condition[*].path_pattern[0].values)) <= 3]) &&
+      alltrue([for r in aws_lb_listener_rule.no_metrics : length(regexall("[*?]", join("", flatten(r.condition[*].path_pattern[0].values)))) <= 5])
+    )
+    error_message = "The /metrics rules need distinct priorities, at most three patterns and five wildcards each (the ALB's limits)."
   }
 
   # --- Trust exactly the ALB in X-Forwarded-For ---
