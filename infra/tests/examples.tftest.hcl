@@ -29,7 +29,7 @@ run "example_ec2" {
   }
   assert {
     condition = alltrue([for v in [
-      output.pypi_server_urls, output.pypi_username, output.pypi_password, output.ecs_cluster_name, output.ecs_service_name,
+      output.pypi_server_urls, output.pypi_username, output.pypi_password, output.password_secret_arn, output.ecs_cluster_name, output.ecs_service_name,
       output.efs_file_system_id, output.target_group_arn, output.target_group_arn_suffix, output.alb_arn_suffix,
       output.log_group_name, output.access_logs_bucket, output.asg_name, output.index_url, output.upload_url,
     ] : v != null && can(tostring(v))])
@@ -90,7 +90,7 @@ run "example_fargate" {
   }
   assert {
     condition = alltrue([for v in [
-      output.pypi_server_urls, output.pypi_username, output.pypi_password, output.ecs_cluster_name, output.ecs_service_name,
+      output.pypi_server_urls, output.pypi_username, output.pypi_password, output.password_secret_arn, output.ecs_cluster_name, output.ecs_service_name,
       output.efs_file_system_id, output.target_group_arn, output.target_group_arn_suffix, output.alb_arn_suffix,
       output.log_group_name, output.access_logs_bucket, output.index_url, output.upload_url,
     ] : v != null && can(tostring(v))])

@@ -26,6 +26,11 @@ output "pypi_password" {
   sensitive   = true
 }
 
+output "password_secret_arn" {
+  description = "Secrets Manager secret the tasks read the password from."
+  value       = module.wheelhouse.password_secret_arn
+}
+
 output "ecs_cluster_name" {
   description = "ECS cluster."
   value       = module.wheelhouse.ecs_cluster_name
