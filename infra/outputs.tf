@@ -1,6 +1,19 @@
+# Every output a runbook reads with `terraform output -raw` is a string: -raw refuses lists, maps
+# and nulls. Root configurations re-export them under the same names (see examples/).
+
 output "pypi_server_urls" {
-  description = "The index root and its PEP 503 simple API, e.g. for pip's --index-url."
-  value       = ["https://${var.dns_name}/", "https://${var.dns_name}/simple/"]
+  description = "JSON list of the index's host names, e.g. [\"pypi.example.com\"]: `terraform output -raw pypi_server_urls | jq -r '.[0]'` gives the name to put after https:// (the URLs themselves are index_url and upload_url)."
+  value       = jsonencode([var.dns_name])
+}
+
+output "index_url" {
+  description = "PEP 503 simple index, for pip's --index-url (add user:password@ when downloads need a login)."
+  value       = "https://${var.dns_name}/simple/"
+}
+
+output "upload_url" {
+  description = "Upload URL, for twine's --repository-url and poetry's repository."
+  value       = "https://${var.dns_name}/"
 }
 
 output "pypi_username" {
@@ -9,8 +22,8 @@ output "pypi_username" {
 }
 
 output "pypi_password" {
-  description = "Password of pypi_username when the module was given it; null with password_secret_arn (read the secret instead)."
-  value       = var.password
+  description = "Password of pypi_username: given as password, or read from password_secret_arn (null only with read_existing_password = false)."
+  value       = local.password
   sensitive   = true
 }
 
@@ -30,8 +43,8 @@ output "ecs_service_name" {
 }
 
 output "efs_file_system_id" {
-  description = "EFS file system holding the packages (under /packages)."
-  value       = aws_efs_file_system.this.id
+  description = "EFS file system holding the packages (under efs_root_directory)."
+  value       = local.efs_id
 }
 
 output "efs_access_point_id" {
@@ -44,19 +57,59 @@ output "target_group_arn" {
   value       = aws_lb_target_group.this.arn
 }
 
+output "target_group_arn_suffix" {
+  description = "The TargetGroup dimension of the ALB's CloudWatch metrics."
+  value       = aws_lb_target_group.this.arn_suffix
+}
+
+output "alb_arn_suffix" {
+  description = "The LoadBalancer dimension of the ALB's CloudWatch metrics."
+  value       = aws_lb.this.arn_suffix
+}
+
 output "alb_dns_name" {
   description = "DNS name of the ALB (dns_name is an alias of it)."
   value       = aws_lb.this.dns_name
 }
 
+output "access_logs_bucket" {
+  description = "S3 bucket of the ALB's access logs (under <name>/AWSLogs/<account>/elasticloadbalancing/)."
+  value       = local.access_logs_bucket
+}
+
+output "task_security_group_id" {
+  description = "Security group of the tasks (for an existing file system's mount targets, or a scraper's rules)."
+  value       = aws_security_group.task.id
+}
+
 output "asg_name" {
-  description = "Auto Scaling group of the ECS instances; null with FARGATE."
-  value       = local.fargate ? null : aws_autoscaling_group.this[0].name
+  description = "Auto Scaling group of the ECS instances; empty with FARGATE."
+  value       = local.fargate ? "" : aws_autoscaling_group.this[0].name
+}
+
+output "capacity" {
+  description = "How the EC2 capacity adds up: tasks one instance holds (by CPU, memory and network interfaces), the tasks a deployment at max_tasks runs at once, and the Auto Scaling bounds. Zeros with FARGATE."
+  value = {
+    tasks_per_instance    = local.tasks_per_instance
+    deployment_peak_tasks = local.deployment_peak_tasks
+    instance_min_size     = local.instance_min_size
+    instance_max_size     = local.instance_max_size
+  }
+}
+
+output "server_environment" {
+  description = "The WHEELHOUSE_* settings the tasks run with (not the secrets)."
+  value       = local.environment
 }
 
 output "log_group_name" {
-  description = "CloudWatch log group of the containers."
+  description = "CloudWatch log group of the containers (JSON lines, one per request: CloudWatch Logs Insights)."
   value       = aws_cloudwatch_log_group.this.name
+}
+
+output "alarm_names" {
+  description = "The CloudWatch alarms, by what they watch."
+  value       = { for k, a in local.alarms : k => a.alarm_name }
 }
 
 output "cloudwatch_dashboard_url" {

@@ -28,6 +28,9 @@ interface ComposeService {
   volumes?: string[];
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
+  read_only?: boolean;
+  tmpfs?: string[];
+  init?: boolean;
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
@@ -87,7 +90,8 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
     const built = await run('bash', [join(dockerDir, 'build-image.sh'), image], { timeoutMs: 15 * 60_000 });
     if (built.code !== 0) {
       throw new Error(
-        `podman could not build the image (docker/build-image.sh exited ${built.code}):\n${(built.stdout + built.stderr).trim().split('\n').slice(-40).join('\n')}`,
+        `podman could not build the image (docker/build-image.sh exited ${built.code}):\n` +
+          (built.stdout + built.stderr).trim().split('\n').slice(-40).join('\n'),
       );
     }
 
@@ -116,6 +120,10 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
         containerOf(task),
         '--network=host',
         '--health-interval=disable',
+        // compose's read_only mounts nothing writable of its own; its tmpfs list does.
+        ...(service.read_only ? ['--read-only', '--read-only-tmpfs=false'] : []),
+        ...(service.tmpfs ?? []).flatMap((t) => ['--tmpfs', `${t}:rw,mode=1777`]),
+        ...(service.init ? ['--init'] : []),
         ...env,
         ...volumes,
         image,
@@ -164,7 +172,7 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('describes three tasks of one image on one named volume, with uploads behind the example login', () => {
+  it('describes three tasks of one image on one named volume, run as ECS runs them, with uploads behind the example login', () => {
     const wh = tasks.map((t) => compose.services[t]!);
     for (const s of wh) {
       expect(s.build).toEqual({ context: '..', dockerfile: 'Dockerfile' });
@@ -173,7 +181,10 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
         WHEELHOUSE_AUTHENTICATE: 'update',
         WHEELHOUSE_PASSWORDS: '/run/secrets/htpasswd',
         WHEELHOUSE_WATCH: 'off',
+        WHEELHOUSE_TRUST_PROXY: '1',
       });
+      // As the ECS task definition runs the image.
+      expect(s).toMatchObject({ read_only: true, tmpfs: ['/tmp'], init: true });
     }
     expect(new Set(wh.map((s) => s.image)).size).toBe(1);
     expect(Object.keys(compose.volumes)).toEqual(['packages']);
@@ -181,6 +192,14 @@ describe('the local cluster (docker/compose.yaml, docker/nginx-lb.conf)', () => 
     expect(lb.volumes).toContain('./nginx-lb.conf:/etc/nginx/conf.d/default.conf:ro');
     expect(lb.ports).toEqual(['8080:8080']);
     expect(Object.keys(lb.depends_on ?? {}).sort()).toEqual(tasks);
+  });
+
+  it('answers /metrics on a task but 404 through the balancer, as the ALB does', async () => {
+    const [, direct] = [...taskUrls][0]!;
+    const own = await fetch(`${direct}/metrics`);
+    expect(own.status).toBe(200);
+    expect(await own.text()).toContain('# HELP');
+    expect((await fetch(`${lbUrl}/metrics`)).status).toBe(404);
   });
 
   it('shows a package uploaded through the balancer on every task within seconds, and pip installs it through the balancer', async () => {

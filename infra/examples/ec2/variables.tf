@@ -9,13 +9,8 @@ variable "vpc_id" {
   type        = string
 }
 
-variable "public_subnet_ids" {
-  description = "Public subnets for the ALB (two Availability Zones or more)."
-  type        = list(string)
-}
-
 variable "private_subnet_ids" {
-  description = "Private subnets for the tasks and the EFS mount targets (one per Availability Zone)."
+  description = "Private subnets, one per Availability Zone (two or more): the internal ALB, the tasks, the instances and the EFS mount targets."
   type        = list(string)
 }
 
@@ -30,7 +25,7 @@ variable "zone_id" {
 }
 
 variable "image" {
-  description = "wheelhouse container image (for example in ECR)."
+  description = "wheelhouse container image (for example in ECR, pinned by digest)."
   type        = string
 }
 
@@ -38,4 +33,10 @@ variable "password" {
   description = "Password of the index user (at least 16 characters), e.g. from TF_VAR_password."
   type        = string
   sensitive   = true
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic for alarm notifications."
+  type        = string
+  default     = null
 }

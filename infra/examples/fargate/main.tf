@@ -1,4 +1,6 @@
-# Fargate: no instances to manage; the password lives in a secret managed elsewhere.
+# Fargate behind an internet-facing ALB that admits named networks only (the office, the CI
+# runners' NAT addresses); the password lives in a secret managed elsewhere; an admin role may
+# mount the whole file system to bring back a restore from AWS Backup.
 module "wheelhouse" {
   source = "../.."
 
@@ -7,8 +9,10 @@ module "wheelhouse" {
   memory      = 4096
 
   vpc_id             = var.vpc_id
-  public_subnet_ids  = var.public_subnet_ids
+  alb_subnet_ids     = var.public_subnet_ids
   private_subnet_ids = var.private_subnet_ids
+  internal           = false
+  allowed_cidrs      = var.allowed_cidrs
   dns_name           = var.dns_name
   zone_id            = var.zone_id
   image              = var.image
@@ -16,23 +20,8 @@ module "wheelhouse" {
   username            = "ci"
   password_secret_arn = var.password_secret_arn
 
-  # Installs need a login too, not only uploads.
-  authenticate        = "download,list,update"
+  efs_admin_role_arns = var.efs_admin_role_arns
+
   alarm_sns_topic_arn = var.alarm_sns_topic_arn
   log_retention_days  = 90
-}
-
-output "pypi_server_urls" {
-  description = "Index URLs for pip and twine."
-  value       = module.wheelhouse.pypi_server_urls
-}
-
-output "ecs_service_name" {
-  description = "ECS service running wheelhouse."
-  value       = module.wheelhouse.ecs_service_name
-}
-
-output "cloudwatch_dashboard_url" {
-  description = "Dashboard of the deployment."
-  value       = module.wheelhouse.cloudwatch_dashboard_url
 }

@@ -10,12 +10,17 @@ variable "vpc_id" {
 }
 
 variable "public_subnet_ids" {
-  description = "Public subnets for the ALB (two Availability Zones or more)."
+  description = "Public subnets for the internet-facing ALB (two Availability Zones or more)."
   type        = list(string)
 }
 
 variable "private_subnet_ids" {
   description = "Private subnets for the tasks and the EFS mount targets (one per Availability Zone)."
+  type        = list(string)
+}
+
+variable "allowed_cidrs" {
+  description = "Networks that may reach the index, e.g. the office and the CI runners' NAT addresses."
   type        = list(string)
 }
 
@@ -30,13 +35,19 @@ variable "zone_id" {
 }
 
 variable "image" {
-  description = "wheelhouse container image (for example in ECR)."
+  description = "wheelhouse container image (for example in ECR, pinned by digest)."
   type        = string
 }
 
 variable "password_secret_arn" {
   description = "Existing Secrets Manager secret whose value is the password."
   type        = string
+}
+
+variable "efs_admin_role_arns" {
+  description = "Roles that may mount the whole file system (restores, migration)."
+  type        = list(string)
+  default     = []
 }
 
 variable "alarm_sns_topic_arn" {
