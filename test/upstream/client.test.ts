@@ -241,9 +241,9 @@ describe('UpstreamClient.openFile', () => {
 
   it('lets a slow body run past the timeout as long as data keeps coming', async () => {
     const u = await start();
-    // About 10 pieces 40 ms apart: the whole body takes longer than the 150 ms timeout.
-    u.fault({ file: BASE_WHEEL }, { kind: 'slow', delayMs: 40, chunkBytes: 128 });
-    const got = await client(u, { timeoutMs: 150, idleTimeoutMs: 2_000 }).openFile(u.file(BASE_WHEEL).url);
+    // About 10 pieces 150 ms apart: the whole body takes three times the 500 ms timeout.
+    u.fault({ file: BASE_WHEEL }, { kind: 'slow', delayMs: 150, chunkBytes: 128 });
+    const got = await client(u, { timeoutMs: 500, idleTimeoutMs: 5_000 }).openFile(u.file(BASE_WHEEL).url);
     expect(
       createHash('sha256')
         .update(await drain(got.body))
