@@ -1,4 +1,4 @@
-import { ProjectMatcher, ProjectPatternError } from './project-patterns.js';
+import { ProjectMatcher, ProjectPatternError } from '../pypi/project-patterns.js';
 
 /**
  * Per-project rights of htpasswd users (`--acl FILE`): who may upload, remove and yank which

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { ProjectMatcher, ProjectPatternError, normalizePattern } from './project-patterns.js';
+import { ProjectMatcher, ProjectPatternError, normalizePattern } from '../pypi/project-patterns.js';
 
 /**
  * API tokens, used as PyPI's are: user name `__token__`, the token as password (twine, poetry,

@@ -1,4 +1,4 @@
-import { normalizeName } from '../pypi/names.js';
+import { normalizeName } from './names.js';
 
 /**
  * Project names and patterns as tokens, trusted publishers and the ACL file name them.

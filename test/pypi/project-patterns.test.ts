@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProjectMatcher, globMatches, normalizePattern } from '../../src/auth/project-patterns.js';
+import { ProjectMatcher, globMatches, normalizePattern } from '../../src/pypi/project-patterns.js';
 
 describe('normalizePattern', () => {
   it('normalizes like a PEP 503 name and keeps the stars', () => {
