@@ -141,7 +141,7 @@ export class OidcVerifier {
   readonly audience: string;
   readonly stats: OidcStats = { verified: 0, refused: {}, discoveryFetches: 0, keySetFetches: 0 };
 
-  private readonly issuers: ReadonlyMap<string, IssuerKeys>;
+  private issuers: ReadonlyMap<string, IssuerKeys> = new Map();
   private readonly used = new UsedIds();
   private readonly tolerance: number;
   private readonly cooldown: number;
@@ -152,18 +152,26 @@ export class OidcVerifier {
   constructor(opts: OidcVerifierOptions) {
     if (opts.audience.trim() === '') throw new Error('the OIDC audience must not be empty');
     this.audience = opts.audience;
-    const issuers = new Map<string, IssuerKeys>();
-    for (const url of opts.issuers) {
-      const problem = checkIssuerUrl(url);
-      if (problem) throw new Error(`OIDC issuer ${problem}`);
-      issuers.set(url, {});
-    }
-    this.issuers = issuers;
+    this.setIssuers(opts.issuers);
     this.tolerance = opts.clockTolerance ?? 30;
     this.cooldown = opts.refreshCooldown ?? 60_000;
     this.keysMaxAge = opts.keysMaxAge ?? 600_000;
     this.fetchTimeout = opts.fetchTimeout ?? 5000;
     this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Replaces the trusted issuers (a re-read publishers file). Issuers kept keep their cached keys,
+   * and the token ids seen stay remembered whatever changes.
+   */
+  setIssuers(urls: Iterable<string>): void {
+    const next = new Map<string, IssuerKeys>();
+    for (const url of urls) {
+      const problem = checkIssuerUrl(url);
+      if (problem) throw new Error(`OIDC issuer ${problem}`);
+      next.set(url, this.issuers.get(url) ?? {});
+    }
+    this.issuers = next;
   }
 
   /** Token ids remembered as used (for /metrics). */

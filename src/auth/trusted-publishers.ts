@@ -419,7 +419,13 @@ const REFUSALS: Partial<Record<OidcRefusal, MintError>> = {
   replayed: { code: 'invalid-reuse-token', description: 'invalid token: already used' },
 };
 
+/** The issuers the publishers name, each once. */
+export function issuersOf(publishers: readonly TrustedPublisher[]): string[] {
+  return [...new Set(publishers.map((p) => p.issuer))];
+}
+
 export interface TrustedPublishingOptions {
+  /** Its trusted issuers are set from the publishers. */
   verifier: OidcVerifier;
   keyring: TokenKeyring;
   publishers: readonly TrustedPublisher[];
@@ -435,14 +441,16 @@ export class TrustedPublishing {
     this.verifier = opts.verifier;
     this.keyring = opts.keyring;
     this.publishers = opts.publishers;
+    this.verifier.setIssuers(issuersOf(opts.publishers));
   }
 
   get audience(): string {
     return this.verifier.audience;
   }
 
-  /** Swaps in a re-read publishers file. Its issuers must be among the verifier's. */
+  /** Swaps in a re-read publishers file; the verifier then trusts exactly its issuers. */
   setPublishers(publishers: readonly TrustedPublisher[]): void {
+    this.verifier.setIssuers(issuersOf(publishers));
     this.publishers = publishers;
   }
 

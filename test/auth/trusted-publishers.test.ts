@@ -318,7 +318,7 @@ describe('TrustedPublishing.mint', () => {
   const AUDIENCE = 'wheelhouse-test';
   const publishing = () =>
     new TrustedPublishing({
-      verifier: new OidcVerifier({ audience: AUDIENCE, issuers: [issuer.url] }),
+      verifier: new OidcVerifier({ audience: AUDIENCE, issuers: [] }),
       keyring,
       publishers: parse([
         { issuer: issuer.url, kind: 'github', repository: 'mycorp/mycorp-lib', workflow: 'release.yml', projects: ['mycorp-lib'] },
@@ -335,6 +335,19 @@ describe('TrustedPublishing.mint', () => {
       reason: 'replayed',
       errors: [{ code: 'invalid-reuse-token', description: 'invalid token: already used' }],
     });
+  });
+
+  it('trusts exactly the issuers of a re-read publishers file, still refusing tokens already used', async () => {
+    const tp = publishing();
+    const used = await issuer.sign(issuer.github());
+    expect((await tp.mint(used)).ok).toBe(true);
+    tp.setPublishers(parse([{ issuer: 'gitlab', project_path: 'g/p', ci_config: '.gitlab-ci.yml', projects: ['q'] }]));
+    expect(await tp.mint(await issuer.sign(issuer.github()))).toMatchObject({ ok: false, reason: 'unknown-issuer' });
+    tp.setPublishers(
+      parse([{ issuer: issuer.url, kind: 'github', repository: 'mycorp/mycorp-lib', workflow: 'release.yml', projects: ['x'] }]),
+    );
+    expect(await tp.mint(used)).toMatchObject({ ok: false, reason: 'replayed' });
+    expect((await tp.mint(await issuer.sign(issuer.github()))).ok).toBe(true);
   });
 
   it('answers each refusal with the code PyPI uses', async () => {
