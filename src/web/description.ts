@@ -34,16 +34,19 @@ export function httpUrl(value: string | null | undefined): string | null {
 const LINK_REL = 'nofollow noopener';
 
 // The tags and attributes PyPI's README renderer keeps, less anything that loads, runs or styles:
-// no style attribute, no class, no id (an id could shadow the page's own anchors), no form, no
-// media. Images become links to the image: the page loads nothing from elsewhere (and its
-// Content-Security-Policy would block it anyway).
+// no style attribute, no class but ours, no id (an id could shadow the page's own anchors), no
+// form, no media, no image (the page loads nothing from elsewhere, and its Content-Security-Policy
+// would block it anyway).
 const SANITIZE: sanitizeHtml.IOptions = {
   allowedTags: (
     'a abbr acronym b blockquote br code dd del details div dl dt em h1 h2 h3 h4 h5 h6 hr i ins kbd li ol p pre s samp ' +
     'small span strike strong sub summary sup table tbody td tfoot th thead tr tt u ul var'
   ).split(' '),
   allowedAttributes: {
-    a: ['href', 'title', 'rel', 'class'],
+    a: ['href', 'title', 'rel'],
+    span: ['class'],
+    pre: ['tabindex'],
+    table: ['tabindex'],
     abbr: ['title'],
     acronym: ['title'],
     details: ['open'],
@@ -51,7 +54,7 @@ const SANITIZE: sanitizeHtml.IOptions = {
     th: ['align', 'colspan', 'rowspan', 'scope'],
     td: ['align', 'colspan', 'rowspan'],
   },
-  allowedClasses: { a: ['image-link'] },
+  allowedClasses: { span: ['image-alt'] },
   allowedSchemes: ['http', 'https', 'mailto'],
   allowedSchemesByTag: {},
   allowProtocolRelative: false,
@@ -61,13 +64,16 @@ const SANITIZE: sanitizeHtml.IOptions = {
   parseStyleAttributes: false,
   transformTags: {
     a: (tagName, attribs) => ({ tagName, attribs: { ...attribs, rel: LINK_REL } }),
-    img: (_tagName, attribs): sanitizeHtml.Tag => {
-      const src = httpUrl(attribs.src);
-      const label = (attribs.alt ?? '').trim() || (attribs.title ?? '').trim();
-      return src
-        ? { tagName: 'a', attribs: { href: src, class: 'image-link', rel: LINK_REL }, text: label || src }
-        : { tagName: 'span', attribs: {}, text: label };
-    },
+    // An image shows as its alt text: the page loads nothing from elsewhere, and an image inside a
+    // link (a badge) keeps the link readable.
+    img: (_tagName, attribs) => ({
+      tagName: 'span',
+      attribs: { class: 'image-alt' },
+      text: (attribs.alt ?? '').trim() || (attribs.title ?? '').trim() || 'image',
+    }),
+    // Code and wide tables scroll sideways: a keyboard must be able to reach them to scroll.
+    pre: (tagName) => ({ tagName, attribs: { tabindex: '0' } }),
+    table: (tagName) => ({ tagName, attribs: { tabindex: '0' } }),
     // The page has its own h1 and a "Description" h2: the README's outline goes below them.
     h1: 'h3',
     h2: 'h4',

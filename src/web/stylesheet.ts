@@ -38,7 +38,8 @@ h1 { font-size: 1.9rem; margin: 0 0 0.25rem; }
 h2 { font-size: 1.35rem; margin: 2rem 0 0.75rem; }
 h3 { font-size: 1.1rem; margin: 1.25rem 0 0.5rem; }
 code, pre, kbd, samp { font-family: var(--mono); font-size: 0.92em; }
-pre { background: var(--band); border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem; overflow-x: auto; white-space: pre; }
+pre { background: var(--band); border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+.readme pre { white-space: pre; overflow-wrap: normal; overflow-x: auto; }
 .wrap { max-width: 74rem; margin: 0 auto; padding: 0 1rem; }
 
 .skip { position: absolute; left: -999px; top: 0; background: var(--paper); color: var(--link); padding: 0.5rem 1rem; z-index: 10; }
@@ -98,17 +99,18 @@ main { display: block; padding-bottom: 3rem; }
 .sidebar dl { margin: 0; }
 .sidebar dt { font-weight: 600; margin-top: 0.5rem; }
 .sidebar dd { margin: 0; }
-.page-nav ul { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; }
 
 .readme { line-height: 1.6; }
-.readme h1 { font-size: 1.6rem; margin-top: 1.5rem; }
-.readme h2 { font-size: 1.3rem; }
+.readme h3 { font-size: 1.45rem; margin-top: 1.5rem; }
+.readme h4 { font-size: 1.2rem; margin: 1.25rem 0 0.5rem; }
+.readme h5, .readme h6 { font-size: 1rem; margin: 1rem 0 0.5rem; }
+.readme a:not([href]) { color: inherit; }
 .readme :first-child { margin-top: 0; }
 .readme table { display: block; overflow-x: auto; border-collapse: collapse; margin: 1rem 0; }
 .readme th, .readme td { border: 1px solid var(--line); padding: 0.35rem 0.65rem; text-align: left; }
 .readme blockquote { margin: 1rem 0; padding: 0 1rem; color: var(--muted); border-left: 4px solid var(--line); }
 .readme img { max-width: 100%; }
-.readme .image-link::before { content: "image: "; color: var(--muted); }
+.readme .image-alt { border: 1px dashed var(--line); border-radius: 4px; padding: 0 0.3rem; font-size: 0.9em; }
 .readme-text { white-space: pre-wrap; overflow-wrap: anywhere; }
 
 .releases, .files, .results, .recent { list-style: none; margin: 0; padding: 0; }
