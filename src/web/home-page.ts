@@ -36,7 +36,7 @@ export interface HomePageInput {
   projectCount: number;
   fileCount: number;
   recent: readonly RecentRelease[];
-  /** Every project name, for the list at the end; left out past a few thousand. */
+  /** Every project, for the list at the end; null where there are too many to list. */
   projects: readonly Project[] | null;
 }
 
@@ -44,22 +44,22 @@ function usage(site: SiteContext): Html {
   const simple = indexUrl(site);
   const upload = uploadUrl(site);
   return html`<h2 id="use">Use this index</h2>
-    <h3>Install with pip</h3>
-    <pre><code>pip install --index-url ${simple} PACKAGE</code></pre>
-    <p>or for good, in <code>pip.conf</code>:</p>
-    <pre><code>[global]
+<h3>Install with pip</h3>
+<pre><code>pip install --index-url ${simple} PACKAGE</code></pre>
+<p>or for good, in <code>pip.conf</code>:</p>
+<pre><code>[global]
 index-url = ${simple}</code></pre>
-    <h3>Upload with twine</h3>
-    <pre><code>twine upload --repository-url ${upload} dist/*</code></pre>
-    <p>or in <code>~/.pypirc</code>:</p>
-    <pre><code>[distutils]
+<h3>Upload with twine</h3>
+<pre><code>twine upload --repository-url ${upload} dist/*</code></pre>
+<p>or in <code>~/.pypirc</code>:</p>
+<pre><code>[distutils]
 index-servers = wheelhouse
 
 [wheelhouse]
 repository = ${upload}
 username = USER</code></pre>
-    <h3>poetry</h3>
-    <pre><code>poetry source add --priority=primary wheelhouse ${simple}
+<h3>poetry</h3>
+<pre><code>poetry source add --priority=primary wheelhouse ${simple}
 poetry config repositories.wheelhouse ${upload}
 poetry publish -r wheelhouse</code></pre>`;
 }
@@ -67,59 +67,55 @@ poetry publish -r wheelhouse</code></pre>`;
 /** `/`: a search box, what changed lately, and how to point pip, twine and poetry here. */
 export function renderHomePage(site: SiteContext, input: HomePageInput): string {
   const { urls } = site;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const main = html`<div class="band">
-      <div class="wrap">
-        <h1>wheelhouse</h1>
-        <p class="summary">
-          A private Python package index: ${input.projectCount} ${input.projectCount === 1 ? 'project' : 'projects'}, ${input.fileCount}
-          ${input.fileCount === 1 ? 'file' : 'files'}.
-        </p>
-        ${searchForm(site, { id: 'home-q', big: true })}
-      </div>
-    </div>
-    <div class="wrap columns">
-      <div class="sidebar">
-        <nav class="page-nav" aria-label="On this page">
-          <h2>On this page</h2>
-          <ul>
-            <li><a href="#recent">Recent uploads</a></li>
-            <li><a href="#use">Use this index</a></li>
-            ${input.projects ? html`<li><a href="#projects">All projects</a></li>` : ''}
-          </ul>
-        </nav>
-        <h2>Indexes</h2>
-        <ul>
-          <li><a href="${urls.simple()}">Simple index</a> (for pip)</li>
-          <li><a href="${urls.packages()}">All files</a></li>
-          <li><a href="${urls.health()}">Health</a></li>
-        </ul>
-      </div>
-      <div class="content">
-        <h2 id="recent">Recent uploads</h2>
-        ${
-          input.recent.length
-            ? html`<ol class="recent">
-                ${input.recent.map(
-                  (r) =>
-                    html`<li>
-                      <a class="name" href="${urls.release(r.project.name, r.version)}">${r.project.displayName} ${r.version}</a>
-                      <span class="muted">· <time datetime="${r.uploaded}">${formatTime(r.uploaded)}</time></span>
-                      ${r.summary ? html`<p>${r.summary}</p>` : ''}
-                    </li> `,
-                )}
-              </ol>`
-            : html`<p class="muted">Nothing has been uploaded yet.</p>`
-        }
-        ${usage(site)}
-        ${
-          input.projects
-            ? html`<h2 id="projects">All projects</h2>
-                <ul class="names">
-                  ${input.projects.map((p) => html`<li><a href="${urls.project(p.name)}">${p.displayName}</a></li> `)}
-                </ul>`
-            : ''
-        }
-      </div>
-    </div>`;
+<div class="wrap">
+<h1>wheelhouse</h1>
+<p class="summary">A private Python package index: ${plural(input.projectCount, 'project')}, ${plural(input.fileCount, 'file')}.</p>
+${searchForm(site, { id: 'home-q', big: true })}
+</div>
+</div>
+<div class="wrap columns">
+<div class="sidebar">
+<nav class="page-nav" aria-label="On this page">
+<h2>On this page</h2>
+<ul>
+<li><a href="#recent">Recent uploads</a></li>
+<li><a href="#use">Use this index</a></li>
+${input.projects ? html`<li><a href="#projects">All projects</a></li>` : ''}
+</ul>
+</nav>
+<h2>Indexes</h2>
+<ul>
+<li><a href="${urls.simple()}">Simple index</a> (for pip)</li>
+<li><a href="${urls.packages()}">All files</a></li>
+<li><a href="${urls.health()}">Health</a></li>
+</ul>
+</div>
+<div class="content">
+<h2 id="recent">Recent uploads</h2>
+${
+  input.recent.length
+    ? html`<ol class="recent">
+${input.recent.map(
+  (r) => html`<li>
+<a class="name" href="${urls.release(r.project.name, r.version)}">${r.project.displayName} ${r.version}</a>
+<span class="muted">· <time datetime="${r.uploaded}">${formatTime(r.uploaded)}</time></span>
+${r.summary ? html`<p>${r.summary}</p>` : ''}
+</li>
+`,
+)}</ol>`
+    : html`<p class="muted">Nothing has been uploaded yet.</p>`
+}
+${usage(site)}
+${
+  input.projects
+    ? html`<h2 id="projects">All projects</h2>
+<ul class="names">
+${input.projects.map((p) => html`<li><a href="${urls.project(p.name)}">${p.displayName}</a></li>\n`)}</ul>`
+    : ''
+}
+</div>
+</div>`;
   return layout(site, { title: 'Private Python package index', main, headerSearch: false });
 }

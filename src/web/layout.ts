@@ -23,19 +23,10 @@ export function uploadUrl(site: SiteContext): string {
 
 export function searchForm(site: SiteContext, opts: { query?: string; id: string; big?: boolean }): Html {
   return html`<form class="search${opts.big ? ' search-big' : ''}" role="search" action="${site.urls.search()}" method="get">
-    <label class="visually-hidden" for="${opts.id}">Search projects</label>
-    <input
-      id="${opts.id}"
-      type="search"
-      name="q"
-      value="${opts.query ?? ''}"
-      placeholder="Search projects"
-      maxlength="200"
-      autocomplete="off"
-      spellcheck="false"
-    />
-    <button type="submit">Search</button>
-  </form>`;
+<label class="visually-hidden" for="${opts.id}">Search projects</label>
+<input id="${opts.id}" type="search" name="q" value="${opts.query ?? ''}" placeholder="Search projects" maxlength="200" autocomplete="off" spellcheck="false">
+<button type="submit">Search</button>
+</form>`;
 }
 
 export interface PageOptions {
@@ -51,33 +42,36 @@ export interface PageOptions {
 export function layout(site: SiteContext, page: PageOptions): string {
   const { urls } = site;
   return html`<!DOCTYPE html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${page.title} · wheelhouse</title>
-        <link rel="stylesheet" href="${urls.asset(STYLESHEET.name)}" />
-        <link rel="icon" type="image/svg+xml" href="${urls.asset(ICON.name)}" />
-      </head>
-      <body>
-        <a class="skip" href="#main">Skip to content</a>
-        <header class="site-header">
-          <div class="wrap">
-            <a class="site-name" href="${urls.home()}">wheelhouse</a>
-            ${page.headerSearch === false ? '' : searchForm(site, { query: page.query, id: 'site-search' })}
-          </div>
-        </header>
-        <main id="main" tabindex="-1">${page.main}</main>
-        <footer class="site-footer">
-          <div class="wrap">
-            <ul>
-              <li><a href="${urls.home()}">Home</a></li>
-              <li><a href="${urls.simple()}">Simple index</a></li>
-              <li><a href="${urls.packages()}">All files</a></li>
-              <li>wheelhouse ${site.version}</li>
-            </ul>
-          </div>
-        </footer>
-      </body>
-    </html> `.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${page.title} · wheelhouse</title>
+<link rel="stylesheet" href="${urls.asset(STYLESHEET.name)}">
+<link rel="icon" type="image/svg+xml" href="${urls.asset(ICON.name)}">
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="site-header">
+<div class="wrap">
+<a class="site-name" href="${urls.home()}">wheelhouse</a>
+${page.headerSearch === false ? '' : searchForm(site, { query: page.query, id: 'site-search' })}
+</div>
+</header>
+<main id="main" tabindex="-1">
+${page.main}
+</main>
+<footer class="site-footer">
+<div class="wrap">
+<ul>
+<li><a href="${urls.home()}">Home</a></li>
+<li><a href="${urls.simple()}">Simple index</a></li>
+<li><a href="${urls.packages()}">All files</a></li>
+<li>wheelhouse ${site.version}</li>
+</ul>
+</div>
+</footer>
+</body>
+</html>
+`.value;
 }

@@ -9,19 +9,19 @@ export function renderNotFoundPage(
   input: { message: string; query: string; suggestions: readonly SearchHit[] },
 ): string {
   const main = html`<div class="band">
-      <div class="wrap">
-        <h1>Not found</h1>
-        <p>${input.message}</p>
-        ${searchForm(site, { query: input.query, id: 'not-found-q', big: true })}
-      </div>
-    </div>
-    <div class="wrap">
-      ${
-        input.suggestions.length
-          ? html`<h2>Projects with a similar name</h2>
-              ${resultList(site, input.suggestions)}`
-          : html`<p><a href="${site.urls.home()}">Back to the home page</a></p>`
-      }
-    </div>`;
+<div class="wrap">
+<h1>Not found</h1>
+<p>${input.message}</p>
+${searchForm(site, { query: input.query, id: 'not-found-q', big: true })}
+</div>
+</div>
+<div class="wrap">
+${
+  input.suggestions.length
+    ? html`<h2>Projects with a similar name</h2>
+${resultList(site, input.suggestions)}`
+    : html`<p><a href="${site.urls.home()}">Back to the home page</a></p>`
+}
+</div>`;
   return layout(site, { title: 'Not found', main, headerSearch: false });
 }

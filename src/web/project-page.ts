@@ -6,6 +6,7 @@ import { httpUrl, renderDescription } from './description.js';
 import { formatDate, formatSize, formatTime, parseRequirement } from './format.js';
 import { html, type Html } from './html.js';
 import { indexUrl, layout, type SiteContext } from './layout.js';
+import type { SiteUrls } from './urls.js';
 
 export interface ProjectPageInput {
   project: Project;
@@ -96,47 +97,40 @@ function sidebar(info: ProjectInfo | null, requiresPython: string | null): Html 
     : [['Requires Python', requiresPython]];
   const shown = meta.filter((m): m is [string, string] => m[1] !== null && m[1] !== '');
   return html`<div class="sidebar">
-    <nav class="page-nav" aria-label="On this page">
-      <h2>On this page</h2>
-      <ul>
-        <li><a href="#description">Description</a></li>
-        <li><a href="#dependencies">Dependencies</a></li>
-        <li><a href="#history">Release history</a></li>
-        <li><a href="#files">Files</a></li>
-      </ul>
-    </nav>
-    ${
-      links.length
-        ? html`<h2>Project links</h2>
-            <ul class="links">
-              ${links.map((l) => html`<li><a href="${l.url}" rel="nofollow noopener">${l.label}</a></li> `)}
-            </ul>`
-        : ''
-    }
-    ${
-      shown.length
-        ? html`<h2>Meta</h2>
-            <dl>
-              ${shown.map(
-                ([k, v]) =>
-                  html`<dt>${k}</dt>
-                    <dd>${v}</dd> `,
-              )}
-            </dl>`
-        : ''
-    }
-    ${
-      info?.classifiers.length
-        ? html`<h2>Classifiers</h2>
-            <ul class="classifiers">
-              ${info.classifiers.map((c) => html`<li>${c}</li> `)}
-            </ul>`
-        : ''
-    }
-  </div>`;
+<nav class="page-nav" aria-label="On this page">
+<h2>On this page</h2>
+<ul>
+<li><a href="#description">Description</a></li>
+<li><a href="#dependencies">Dependencies</a></li>
+<li><a href="#history">Release history</a></li>
+<li><a href="#files">Files</a></li>
+</ul>
+</nav>
+${
+  links.length
+    ? html`<h2>Project links</h2>
+<ul class="links">
+${links.map((l) => html`<li><a href="${l.url}" rel="nofollow noopener">${l.label}</a></li>\n`)}</ul>
+`
+    : ''
+}${
+    shown.length
+      ? html`<h2>Meta</h2>
+<dl>
+${shown.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>\n`)}</dl>
+`
+      : ''
+  }${
+    info?.classifiers.length
+      ? html`<h2>Classifiers</h2>
+<ul class="classifiers">
+${info.classifiers.map((c) => html`<li>${c}</li>\n`)}</ul>
+`
+      : ''
+  }</div>`;
 }
 
-function dependencies(info: ProjectInfo | null, isLocal: (name: string) => boolean, urls: SiteContext['urls']): Html {
+function dependencies(info: ProjectInfo | null, isLocal: (name: string) => boolean, urls: SiteUrls): Html {
   const values = info?.requiresDist ?? [];
   if (values.length === 0) return html`<p class="muted">None declared.</p>`;
   const groups = new Map<string, Html[]>();
@@ -144,11 +138,9 @@ function dependencies(info: ProjectInfo | null, isLocal: (name: string) => boole
     const req = parseRequirement(value);
     const item = !req
       ? html`<li>${value}</li>`
-      : html`<li>
-          ${isLocal(req.project) ? html`<a href="${urls.project(req.project)}">${req.name}</a>` : html`<span>${req.name}</span>`}${
-            req.rest ? html` <span class="muted">${req.rest}</span>` : ''
-          }
-        </li>`;
+      : html`<li>${isLocal(req.project) ? html`<a href="${urls.project(req.project)}">${req.name}</a>` : html`<span>${req.name}</span>`}${
+          req.rest ? html` <span class="muted">${req.rest}</span>` : ''
+        }</li>`;
     const key = req?.extra ?? '';
     const list = groups.get(key);
     if (list) list.push(item);
@@ -156,54 +148,30 @@ function dependencies(info: ProjectInfo | null, isLocal: (name: string) => boole
   }
   const out: Html[] = [];
   const required = groups.get('');
-  if (required)
-    out.push(
-      html`<ul class="deps">
-        ${required.map((i) => html`${i} `)}
-      </ul>`,
-    );
+  if (required) out.push(html`<ul class="deps">\n${required.map((i) => html`${i}\n`)}</ul>`);
   for (const [extra, items] of groups) {
     if (extra === '') continue;
-    out.push(
-      html`<h3>With the extra <code>${extra}</code></h3>
-        <ul class="deps">
-          ${items.map((i) => html`${i} `)}
-        </ul>`,
-    );
+    out.push(html`<h3>With the extra <code>${extra}</code></h3>\n<ul class="deps">\n${items.map((i) => html`${i}\n`)}</ul>`);
   }
-  return html`${out.map((o) => html`${o} `)}`;
+  return html`${out.map((o) => html`${o}\n`)}`;
 }
 
-function fileEntry(f: IndexedFile, site: SiteContext, uploaderOf: ProjectPageInput['uploaderOf']): Html {
+function fileEntry(f: IndexedFile, urls: SiteUrls, uploaderOf: ProjectPageInput['uploaderOf']): Html {
   const uploader = uploaderOf?.(f) ?? null;
   const kind =
     f.packagetype === 'bdist_wheel' ? `Wheel (${f.pythonVersion})` : f.packagetype === 'sdist' ? 'Source' : `Egg (${f.pythonVersion})`;
   return html`<li>
-    <a class="filename" href="${site.urls.file(f.relpath)}">${f.filename}</a>${
-      f.yanked === false ? '' : html` <span class="badge badge-yanked">yanked</span>`
-    }
-    <dl>
-      <dt>Type</dt>
-      <dd>${kind}</dd>
-      <dt>Size</dt>
-      <dd>${formatSize(f.size)}</dd>
-      <dt>SHA256</dt>
-      <dd><code class="hash">${f.sha256}</code></dd>
-      <dt>Uploaded</dt>
-      <dd><time datetime="${f.uploadTime}">${formatTime(f.uploadTime)}</time></dd>
-      ${
-        uploader
-          ? html`<dt>Uploaded by</dt>
-              <dd>${uploader}</dd> `
-          : ''
-      }${
-        f.requiresPython
-          ? html`<dt>Requires Python</dt>
-              <dd>${f.requiresPython}</dd> `
-          : ''
-      }
-    </dl>
-  </li> `;
+<a class="filename" href="${urls.file(f.relpath)}">${f.filename}</a>${f.yanked === false ? '' : html` <span class="badge badge-yanked">yanked</span>`}
+<dl>
+<dt>Type</dt><dd>${kind}</dd>
+<dt>Size</dt><dd>${formatSize(f.size)}</dd>
+<dt>SHA256</dt><dd><code class="hash">${f.sha256}</code></dd>
+<dt>Uploaded</dt><dd><time datetime="${f.uploadTime}">${formatTime(f.uploadTime)}</time></dd>
+${uploader ? html`<dt>Uploaded by</dt><dd>${uploader}</dd>\n` : ''}${
+    f.requiresPython ? html`<dt>Requires Python</dt><dd>${f.requiresPython}</dd>\n` : ''
+  }</dl>
+</li>
+`;
 }
 
 /** `/project/<name>/` and `/project/<name>/<version>/`, modelled on PyPI's project pages. */
@@ -217,69 +185,55 @@ export function renderProjectPage(site: SiteContext, input: ProjectPageInput): s
   const requiresPython = release.files.find((f) => f.requiresPython)?.requiresPython ?? null;
   const name = project.displayName;
   const pinned = input.version !== undefined;
+  // A yanked release installs only when pinned (PEP 592), so its line pins it.
   const install = `pip install --index-url ${indexUrl(site)} ${project.name}${pinned || release.yanked ? `==${shown}` : ''}`;
   const description = renderDescription(input.description, info?.descriptionContentType ?? null);
 
   const main = html`<div class="band">
-      <div class="wrap">
-        <div class="title-row">
-          <h1>${name} ${shown}</h1>
-          ${badges(release, project.latest)}
-        </div>
-        ${info?.summary ? html`<p class="summary">${info.summary}</p>` : ''}
-        ${
-          release.yanked
-            ? html`<div class="notice" role="note">
-                <strong>This release is yanked.</strong> pip installs it only when pinned to it
-                exactly${release.reason ? html`. Reason: ${release.reason}` : ''}.
-              </div>`
-            : ''
-        }
-        ${
-          shown !== project.latest
-            ? html`<div class="notice notice-info" role="note">
-                This is not the newest release of ${name}: that is
-                <a href="${urls.release(project.name, project.latest)}">${project.latest}</a>.
-              </div>`
-            : ''
-        }
-        <div class="install">
-          <p class="install-label" id="install-label">Install from this index</p>
-          <pre aria-labelledby="install-label"><code>${install}</code></pre>
-        </div>
-      </div>
-    </div>
-    <div class="wrap columns">
-      ${sidebar(info, requiresPython)}
-      <div class="content">
-        <section aria-labelledby="description">
-          <h2 id="description">Description</h2>
-          ${description ? html`<div class="readme">${description}</div>` : html`<p class="muted">This release has no description.</p>`}
-        </section>
-        <section aria-labelledby="dependencies">
-          <h2 id="dependencies">Dependencies</h2>
-          ${dependencies(info, isLocal, urls)}
-        </section>
-        <section aria-labelledby="history">
-          <h2 id="history">Release history</h2>
-          <ol class="releases">
-            ${all.map(
-              (r) =>
-                html`<li${r.version === shown ? html` class="current"` : ''}><a href="${urls.release(project.name, r.version)}"${
-                  r.version === shown ? html` aria-current="page"` : ''
-                }>${r.version}</a>${badges(r, project.latest)}${
-                  r.yanked && r.reason ? html` <span class="muted">${r.reason}</span>` : ''
-                }<span class="when"><time datetime="${r.uploaded}">${formatDate(r.uploaded)}</time></span></li>\n`,
-            )}
-          </ol>
-        </section>
-        <section aria-labelledby="files">
-          <h2 id="files">Files for ${name} ${shown}</h2>
-          <ul class="files">
-            ${release.files.map((f) => fileEntry(f, site, input.uploaderOf))}
-          </ul>
-        </section>
-      </div>
-    </div>`;
+<div class="wrap">
+<div class="title-row"><h1>${name} ${shown}</h1>${badges(release, project.latest)}</div>
+${info?.summary ? html`<p class="summary">${info.summary}</p>\n` : ''}${
+    release.yanked
+      ? html`<div class="notice" role="note"><strong>This release is yanked.</strong> pip installs it only when pinned to it exactly${
+          release.reason ? html`. Reason: ${release.reason}` : ''
+        }.</div>\n`
+      : ''
+  }${
+    shown !== project.latest
+      ? html`<div class="notice notice-info" role="note">This is not the newest release of ${name}: that is <a href="${urls.release(project.name, project.latest)}">${project.latest}</a>.</div>\n`
+      : ''
+  }<div class="install">
+<p class="install-label" id="install-label">Install from this index</p>
+<pre aria-labelledby="install-label"><code>${install}</code></pre>
+</div>
+</div>
+</div>
+<div class="wrap columns">
+${sidebar(info, requiresPython)}
+<div class="content">
+<section aria-labelledby="description">
+<h2 id="description">Description</h2>
+${description ? html`<div class="readme">\n${description}\n</div>` : html`<p class="muted">This release has no description.</p>`}
+</section>
+<section aria-labelledby="dependencies">
+<h2 id="dependencies">Dependencies</h2>
+${dependencies(info, isLocal, urls)}</section>
+<section aria-labelledby="history">
+<h2 id="history">Release history</h2>
+<ol class="releases">
+${all.map(
+  (r) =>
+    html`<li${r.version === shown ? html` class="current"` : ''}><a href="${urls.release(project.name, r.version)}"${
+      r.version === shown ? html` aria-current="page"` : ''
+    }>${r.version}</a>${badges(r, project.latest)}${r.yanked && r.reason ? html` <span class="muted">${r.reason}</span>` : ''}<span class="when"><time datetime="${r.uploaded}">${formatDate(r.uploaded)}</time></span></li>\n`,
+)}</ol>
+</section>
+<section aria-labelledby="files">
+<h2 id="files">Files for ${name} ${shown}</h2>
+<ul class="files">
+${release.files.map((f) => fileEntry(f, urls, input.uploaderOf))}</ul>
+</section>
+</div>
+</div>`;
   return layout(site, { title: pinned ? `${name} ${shown}` : name, main });
 }

@@ -5,16 +5,15 @@ import { layout, searchForm, type SiteContext } from './layout.js';
 
 export function resultList(site: SiteContext, hits: readonly SearchHit[]): Html {
   return html`<ol class="results">
-    ${hits.map(
-      ({ entry }) =>
-        html`<li>
-          <a class="name" href="${site.urls.project(entry.name)}">${entry.displayName}</a> <span class="muted">${entry.latest}</span>${
-            entry.updated ? html` <span class="muted">· <time datetime="${entry.updated}">${formatDate(entry.updated)}</time></span>` : ''
-          }
-          ${entry.summary ? html`<p>${entry.summary}</p>` : ''}
-        </li> `,
-    )}
-  </ol>`;
+${hits.map(
+  ({ entry }) => html`<li>
+<a class="name" href="${site.urls.project(entry.name)}">${entry.displayName}</a> <span class="muted">${entry.latest}</span>${
+    entry.updated ? html` <span class="muted">· <time datetime="${entry.updated}">${formatDate(entry.updated)}</time></span>` : ''
+  }
+${entry.summary ? html`<p>${entry.summary}</p>` : ''}
+</li>
+`,
+)}</ol>`;
 }
 
 /** `/search?q=`: the ranked hits for a query, or the box alone before one is typed. */
@@ -27,14 +26,14 @@ export function renderSearchPage(site: SiteContext, result: SearchResult): strin
   else if (total > hits.length) status = `The best ${hits.length} of ${total} matching projects.`;
   else status = total === 1 ? '1 matching project.' : `${total} matching projects.`;
   const main = html`<div class="band">
-      <div class="wrap">
-        <h1>${heading}</h1>
-        ${searchForm(site, { query, id: 'search-page-q', big: true })}
-      </div>
-    </div>
-    <div class="wrap">
-      <p role="status">${status}</p>
-      ${hits.length ? resultList(site, hits) : ''}
-    </div>`;
+<div class="wrap">
+<h1>${heading}</h1>
+${searchForm(site, { query, id: 'search-page-q', big: true })}
+</div>
+</div>
+<div class="wrap">
+<p role="status">${status}</p>
+${hits.length ? resultList(site, hits) : ''}
+</div>`;
   return layout(site, { title: query === '' ? 'Search' : `Search: ${query}`, main, headerSearch: false });
 }
