@@ -107,7 +107,7 @@ export class SearchIndex {
     const query = rawQuery.trim().slice(0, MAX_QUERY);
     const max = Math.max(0, Math.min(limit, MAX_RESULTS));
     // A name typed with spaces ("http client") means the dashed name.
-    const name = normalizeName(query.replace(/\s+/g, '-'));
+    const name = normalizeName(query.replace(/\s+/g, '-')).replace(/^-+|-+$/g, '');
     const words = [...new Set(wordsOf(query))].slice(0, MAX_WORDS);
     if (name === '' && words.length === 0) return { query, hits: [], total: 0 };
 
