@@ -85,7 +85,8 @@ export class SearchIndex {
     const byProject = new Map<string, { fingerprint: string; entry: SearchEntry }>();
     const entries: SearchEntry[] = [];
     for (const name of snapshot.projectNames) {
-      const project = snapshot.projects.get(name)!;
+      const project = snapshot.projects.get(name);
+      if (!project) continue;
       const before = previous?.byProject.get(name);
       const entry = before?.fingerprint === project.fingerprint ? before.entry : entryFor(project);
       byProject.set(name, { fingerprint: project.fingerprint, entry });

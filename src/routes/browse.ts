@@ -54,7 +54,7 @@ const paramsSchema = {
  * Rendered once per state of what they show and kept in memory: a repeated request costs header
  * writes only (ETag and 304 included), never a read of the volume.
  */
-export async function browseRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
   // The one place URLs of these pages are built from: a path prefix is applied here.
   const urls = siteUrls('');
   const pages = new AsyncPageCache(Math.max(Math.floor(config.pageCacheSize / 4), 1024 * 1024));
@@ -103,7 +103,7 @@ export async function browseRoutes(app: FastifyInstance, { index, config }: Rout
       request,
       reply,
       pages.get(`home\0${ctx.origin}\0${s.fingerprint}`, () => {
-        const projects = s.projectNames.map((n) => s.projects.get(n)!);
+        const projects = s.projectNames.flatMap((n) => s.projects.get(n) ?? []);
         const body = renderHomePage(ctx, {
           projectCount: s.projects.size,
           fileCount: s.fileCount,
@@ -131,7 +131,7 @@ export async function browseRoutes(app: FastifyInstance, { index, config }: Rout
     reply.redirect(urls.project(normalizeName(request.params.project)), 301),
   );
   app.get<ProjectParams>('/project/:project/:version', { config: list, schema: { params: paramsSchema } }, async (request, reply) =>
-    reply.redirect(urls.release(normalizeName(request.params.project), request.params.version!), 301),
+    reply.redirect(urls.release(normalizeName(request.params.project), request.params.version ?? ''), 301),
   );
 
   const projectPage = async (request: FastifyRequest<ProjectParams>, reply: FastifyReply) => {
@@ -176,4 +176,5 @@ export async function browseRoutes(app: FastifyInstance, { index, config }: Rout
   app.get<SearchQuery>('/search/', { config: list, schema: searchSchema }, async (request, reply) =>
     reply.redirect(request.query.q === undefined ? urls.search() : urls.search(request.query.q), 301),
   );
+  return Promise.resolve();
 }

@@ -9,7 +9,7 @@ export type DescriptionFormat = 'markdown' | 'rst' | 'plain';
  * reStructuredText (as PyPI assumes); an unknown type is shown as plain text.
  */
 export function descriptionFormat(contentType: string | null): DescriptionFormat {
-  const type = (contentType ?? 'text/x-rst').split(';')[0]!.trim().toLowerCase();
+  const type = ((contentType ?? 'text/x-rst').split(';')[0] ?? '').trim().toLowerCase();
   if (type === 'text/markdown') return 'markdown';
   if (type === 'text/x-rst') return 'rst';
   return 'plain';

@@ -10,13 +10,13 @@ export function formatSize(bytes: number): string {
     value /= 1000;
     unit++;
   }
-  return `${value.toFixed(1)} ${units[unit]!}`;
+  return `${value.toFixed(1)} ${units[unit] ?? ''}`;
 }
 
 /** `2024-05-01 10:00 UTC` from an ISO time: the same for every reader, so a page can be cached. */
 export function formatTime(iso: string): string {
   const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso);
-  return m ? `${m[1]!} ${m[2]!} UTC` : iso;
+  return m ? `${m[1] ?? ''} ${m[2] ?? ''} UTC` : iso;
 }
 
 export function formatDate(iso: string): string {
@@ -40,8 +40,8 @@ const EXTRA = /\bextra\s*==\s*(['"])([^'"]+)\1/;
 /** A `Requires-Dist` value split into its project name and the rest (PEP 508), or null when it has no name. */
 export function parseRequirement(value: string): Requirement | null {
   const m = REQUIREMENT.exec(value);
-  if (!m) return null;
-  const rest = m[2]!.trim();
-  const extra = EXTRA.exec(rest);
-  return { name: m[1]!, project: normalizeName(m[1]!), rest, extra: extra ? extra[2]! : null };
+  const name = m?.[1];
+  if (!name) return null;
+  const rest = (m[2] ?? '').trim();
+  return { name, project: normalizeName(name), rest, extra: EXTRA.exec(rest)?.[2] ?? null };
 }

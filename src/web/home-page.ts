@@ -22,9 +22,10 @@ export function recentReleases(projects: Iterable<Project>, limit: number): Rece
       if (t === undefined || f.uploadTime > t) newest.set(f.version, f.uploadTime);
     }
     for (const [version, uploaded] of newest) {
-      if (top.length === limit && uploaded <= top[top.length - 1]!.uploaded) continue;
+      const last = top.at(-1);
+      if (top.length === limit && last && uploaded <= last.uploaded) continue;
       let i = top.length;
-      while (i > 0 && top[i - 1]!.uploaded < uploaded) i--;
+      while (i > 0 && (top[i - 1]?.uploaded ?? '') < uploaded) i--;
       top.splice(i, 0, { project, version, uploaded });
       if (top.length > limit) top.pop();
     }

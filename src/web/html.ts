@@ -20,7 +20,7 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 
 /** Safe in text and in quoted attribute values alike. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+  return s.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
 function flatten(part: Part): string {
@@ -34,8 +34,10 @@ function flatten(part: Part): string {
 }
 
 export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
-  let out = strings[0]!;
-  for (let i = 0; i < values.length; i++) out += flatten(values[i]!) + strings[i + 1]!;
+  let out = '';
+  strings.forEach((s, i) => {
+    out += i === 0 ? s : flatten(values[i - 1]) + s;
+  });
   return new Html(out);
 }
 

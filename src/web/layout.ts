@@ -24,7 +24,8 @@ export function uploadUrl(site: SiteContext): string {
 export function searchForm(site: SiteContext, opts: { query?: string; id: string; big?: boolean }): Html {
   return html`<form class="search${opts.big ? ' search-big' : ''}" role="search" action="${site.urls.search()}" method="get">
 <label class="visually-hidden" for="${opts.id}">Search projects</label>
-<input id="${opts.id}" type="search" name="q" value="${opts.query ?? ''}" placeholder="Search projects" maxlength="200" autocomplete="off" spellcheck="false">
+<input id="${opts.id}" type="search" name="q" value="${opts.query ?? ''}" placeholder="Search projects" maxlength="200"
+ autocomplete="off" spellcheck="false">
 <button type="submit">Search</button>
 </form>`;
 }

@@ -74,7 +74,7 @@ function projectLinks(info: ProjectInfo | null): { label: string; url: string }[
 function shortLicense(info: ProjectInfo): string | null {
   const text = info.licenseExpression ?? info.license;
   if (!text) return null;
-  const first = text.trim().split('\n')[0]!.trim();
+  const first = (text.trim().split('\n')[0] ?? '').trim();
   return first.length > 80 ? `${first.slice(0, 77)}…` : first;
 }
 
@@ -161,7 +161,9 @@ function fileEntry(f: IndexedFile, urls: SiteUrls, uploaderOf: ProjectPageInput[
   const kind =
     f.packagetype === 'bdist_wheel' ? `Wheel (${f.pythonVersion})` : f.packagetype === 'sdist' ? 'Source' : `Egg (${f.pythonVersion})`;
   return html`<li>
-<a class="filename" href="${urls.file(f.relpath)}">${f.filename}</a>${f.yanked === false ? '' : html` <span class="badge badge-yanked">yanked</span>`}
+<a class="filename" href="${urls.file(f.relpath)}">${f.filename}</a>${
+    f.yanked === false ? '' : html` <span class="badge badge-yanked">yanked</span>`
+  }
 <dl>
 <dt>Type</dt><dd>${kind}</dd>
 <dt>Size</dt><dd>${formatSize(f.size)}</dd>
@@ -171,6 +173,15 @@ ${uploader ? html`<dt>Uploaded by</dt><dd>${uploader}</dd>\n` : ''}${
     f.requiresPython ? html`<dt>Requires Python</dt><dd>${f.requiresPython}</dd>\n` : ''
   }</dl>
 </li>
+`;
+}
+
+function historyEntry(r: Release, shown: string, project: Project, urls: SiteUrls): Html {
+  const current = r.version === shown;
+  const when = html`<span class="when"><time datetime="${r.uploaded}">${formatDate(r.uploaded)}</time></span>`;
+  return html`<li${current ? html` class="current"` : ''}><a href="${urls.release(project.name, r.version)}"${
+    current ? html` aria-current="page"` : ''
+  }>${r.version}</a>${badges(r, project.latest)}${r.yanked && r.reason ? html` <span class="muted">${r.reason}</span>` : ''}${when}</li>
 `;
 }
 
@@ -187,6 +198,7 @@ export function renderProjectPage(site: SiteContext, input: ProjectPageInput): s
   const pinned = input.version !== undefined;
   // A yanked release installs only when pinned (PEP 592), so its line pins it.
   const install = `pip install --index-url ${indexUrl(site)} ${project.name}${pinned || release.yanked ? `==${shown}` : ''}`;
+  const latestUrl = urls.release(project.name, project.latest);
   const description = renderDescription(input.description, info?.descriptionContentType ?? null);
 
   const main = html`<div class="band">
@@ -200,7 +212,9 @@ ${info?.summary ? html`<p class="summary">${info.summary}</p>\n` : ''}${
       : ''
   }${
     shown !== project.latest
-      ? html`<div class="notice notice-info" role="note">This is not the newest release of ${name}: that is <a href="${urls.release(project.name, project.latest)}">${project.latest}</a>.</div>\n`
+      ? html`<div class="notice notice-info" role="note">This is not the newest release of ${name}: that is <a href="${latestUrl}">${
+          project.latest
+        }</a>.</div>\n`
       : ''
   }<div class="install">
 <p class="install-label" id="install-label">Install from this index</p>
@@ -221,12 +235,7 @@ ${dependencies(info, isLocal, urls)}</section>
 <section aria-labelledby="history">
 <h2 id="history">Release history</h2>
 <ol class="releases">
-${all.map(
-  (r) =>
-    html`<li${r.version === shown ? html` class="current"` : ''}><a href="${urls.release(project.name, r.version)}"${
-      r.version === shown ? html` aria-current="page"` : ''
-    }>${r.version}</a>${badges(r, project.latest)}${r.yanked && r.reason ? html` <span class="muted">${r.reason}</span>` : ''}<span class="when"><time datetime="${r.uploaded}">${formatDate(r.uploaded)}</time></span></li>\n`,
-)}</ol>
+${all.map((r) => historyEntry(r, shown, project, urls))}</ol>
 </section>
 <section aria-labelledby="files">
 <h2 id="files">Files for ${name} ${shown}</h2>

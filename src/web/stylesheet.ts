@@ -38,7 +38,10 @@ h1 { font-size: 1.9rem; margin: 0 0 0.25rem; }
 h2 { font-size: 1.35rem; margin: 2rem 0 0.75rem; }
 h3 { font-size: 1.1rem; margin: 1.25rem 0 0.5rem; }
 code, pre, kbd, samp { font-family: var(--mono); font-size: 0.92em; }
-pre { background: var(--band); border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+pre {
+  background: var(--band); border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem;
+  white-space: pre-wrap; overflow-wrap: anywhere;
+}
 .readme pre { white-space: pre; overflow-wrap: normal; overflow-x: auto; }
 .wrap { max-width: 74rem; margin: 0 auto; padding: 0 1rem; }
 
@@ -50,7 +53,10 @@ pre { background: var(--band); border: 1px solid var(--line); border-radius: 6px
 }
 
 .site-header { background: var(--brand); color: var(--brand-ink); }
-.site-header .wrap { display: flex; flex-wrap: wrap; align-items: center; gap: 0.75rem 1.5rem; padding-top: 0.75rem; padding-bottom: 0.75rem; }
+.site-header .wrap {
+  display: flex; flex-wrap: wrap; align-items: center; gap: 0.75rem 1.5rem; padding-top: 0.75rem;
+  padding-bottom: 0.75rem;
+}
 .site-name { color: var(--brand-ink); font-weight: 700; font-size: 1.2rem; text-decoration: none; }
 .site-name:hover { text-decoration: underline; }
 .site-header :focus-visible { outline-color: var(--focus); }
@@ -80,12 +86,18 @@ main { display: block; padding-bottom: 3rem; }
 .install pre { background: var(--paper); margin: 0.25rem 0 0; }
 .install-label { font-weight: 600; margin: 0; }
 
-.badge { display: inline-block; font-size: 0.8rem; font-weight: 600; line-height: 1.4; padding: 0.05rem 0.5rem; border-radius: 999px; vertical-align: middle; }
+.badge {
+  display: inline-block; font-size: 0.8rem; font-weight: 600; line-height: 1.4; padding: 0.05rem 0.5rem;
+  border-radius: 999px; vertical-align: middle;
+}
 .badge-latest { color: var(--ok-ink); background: var(--ok-bg); }
 .badge-yanked { color: var(--warn-ink); background: var(--warn-bg); }
 .badge-pre { color: var(--note-ink); background: var(--note-bg); }
 
-.notice { border-left: 4px solid var(--warn-ink); background: var(--warn-bg); color: var(--ink); padding: 0.75rem 1rem; margin: 1rem 0; border-radius: 0 6px 6px 0; }
+.notice {
+  border-left: 4px solid var(--warn-ink); background: var(--warn-bg); color: var(--ink); padding: 0.75rem 1rem;
+  margin: 1rem 0; border-radius: 0 6px 6px 0;
+}
 .notice-info { border-left-color: var(--note-ink); background: var(--note-bg); }
 
 .columns { display: grid; grid-template-columns: minmax(0, 1fr); gap: 1.5rem; }
@@ -114,7 +126,10 @@ main { display: block; padding-bottom: 3rem; }
 .readme-text { white-space: pre-wrap; overflow-wrap: anywhere; }
 
 .releases, .files, .results, .recent { list-style: none; margin: 0; padding: 0; }
-.releases li { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0.25rem 0.75rem; padding: 0.45rem 0; border-bottom: 1px solid var(--line); }
+.releases li {
+  display: flex; flex-wrap: wrap; align-items: baseline; gap: 0.25rem 0.75rem; padding: 0.45rem 0;
+  border-bottom: 1px solid var(--line);
+}
 .releases .when { margin-left: auto; color: var(--muted); font-size: 0.92rem; }
 .releases .current { font-weight: 700; }
 .files li { border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem; margin: 0 0 0.75rem; }

@@ -30,7 +30,8 @@ const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 
 let server: RunningServer;
-let cleanup: () => void;
+/** What afterAll undoes, in reverse: only what beforeAll got to make. */
+const undo: (() => unknown)[] = [];
 let canary: Server;
 let canaryUrl: string;
 /** Every request the canary server got: any is a failure. */
@@ -82,7 +83,7 @@ interface AxeViolation {
 /** axe-core run in the page (through the devtools protocol, which the page's CSP does not govern). */
 async function axeViolations(page: Page): Promise<AxeViolation[]> {
   await page.evaluate(axe.source);
-  const result = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as { violations: AxeViolation[] };
+  const result = await page.evaluate<{ violations: AxeViolation[] }>("axe.run(document, { resultTypes: ['violations'] })");
   return result.violations;
 }
 
@@ -100,10 +101,14 @@ beforeAll(async () => {
     res.writeHead(204).end();
   });
   await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+  undo.push(() => new Promise((resolve) => canary.close(resolve)));
   canaryUrl = `http://127.0.0.1:${(canary.address() as { port: number }).port}`;
 
-  let root: string;
-  ({ dir: root, cleanup } = tempDir('wh-browse-'));
+  const tmp = tempDir('wh-browse-');
+  const root = tmp.dir;
+  undo.push(() => {
+    tmp.cleanup();
+  });
   // Real wheels and sdists built by setuptools from Markdown READMEs, with dependencies.
   await copyDists(
     ['whtest_top-1.0-*.whl', 'whtest-top-1.0.tar.gz', 'whtest_left-1.0-*.whl', 'whtest_right-1.0-*.whl', 'whtest_base-*.whl'],
@@ -134,7 +139,7 @@ beforeAll(async () => {
     metadataLines: [
       'Description-Content-Type: text/markdown',
       `Project-URL: Home, javascript:window.__pwned='project-url'`,
-      `Project-URL: Canary, ${'{{CANARY}}'}/project-url`,
+      'Project-URL: Canary, {{CANARY}}/project-url',
       `Author: <b onmouseover="window.__pwned='author'">Mallory</b>`,
     ].map((l) => l.replaceAll('{{CANARY}}', canaryUrl)),
     description: (await readFile(path.join(REPO, 'test/fixtures/descriptions/hostile.md'), 'utf8')).replaceAll('{{CANARY}}', canaryUrl),
@@ -142,6 +147,7 @@ beforeAll(async () => {
   for (const w of [rich, hostile]) await copyFile(w.path, path.join(root, w.filename));
 
   server = await startServer({ root, args: ['--authenticate', '.', '--passwords', '.'] });
+  undo.push(() => server.stop());
   const yank = await fetch(`${server.url}/api/yank/whtest-base/1.1`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
@@ -152,9 +158,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
-  await server?.stop();
-  await new Promise((resolve) => canary?.close(resolve));
-  cleanup?.();
+  for (const step of undo.reverse()) await step();
 });
 
 describe('a person using the index in a browser', () => {
@@ -276,7 +280,8 @@ describe('accessibility (axe-core)', () => {
 
 describe('a hostile package description', () => {
   for (const bypassCSP of [false, true]) {
-    it(`runs no script, opens no dialog and loads nothing it names${bypassCSP ? ', even with the Content-Security-Policy switched off' : ''}`, async () => {
+    const unless = bypassCSP ? ', even with its Content-Security-Policy off' : '';
+    it(`runs no script, opens no dialog and loads nothing it names${unless}`, async () => {
       const { page, requests, dialogs } = await watchedPage(await launch({ bypassCSP }));
       canaryHits.length = 0;
       await page.goto(`${server.url}/project/whtest-hostile/`);
@@ -289,14 +294,16 @@ describe('a hostile package description', () => {
       expect(canaryHits).toEqual([]);
       expect(requests.filter((u) => !u.startsWith(server.url))).toEqual([]);
 
-      const hrefs = (await page.evaluate("Array.from(document.querySelectorAll('a[href]'), (a) => a.href)")) as string[];
+      const hrefs = await page.evaluate<string[]>("Array.from(document.querySelectorAll('a[href]'), (a) => a.href)");
       expect(hrefs.filter((h) => !/^https?:/i.test(h))).toEqual([]);
-      const handlers = await page.evaluate(
-        "Array.from(document.querySelectorAll('*')).flatMap((el) => Array.from(el.attributes).filter((a) => /^on/i.test(a.name) || a.name === 'style' || a.name === 'srcdoc').map((a) => el.tagName + ' ' + a.name))",
-      );
+      const handlers = await page.evaluate(`Array.from(document.querySelectorAll('*')).flatMap((el) =>
+        Array.from(el.attributes)
+          .filter((a) => /^on/i.test(a.name) || a.name === 'style' || a.name === 'srcdoc')
+          .map((a) => el.tagName + ' ' + a.name))`);
       expect(handlers).toEqual([]);
       const foreign = await page.evaluate(
-        'document.querySelectorAll(\'script, iframe, object, embed, svg, math, style, link[href*="127.0.0.1"], base, meta[http-equiv], form[action*="127.0.0.1"], video, audio, img\').length',
+        `document.querySelectorAll('script, iframe, object, embed, svg, math, style, base, meta[http-equiv], video, audio, img,' +
+          'link[href*="127.0.0.1"], form[action*="127.0.0.1"]').length`,
       );
       expect(foreign).toBe(0);
       // The description cannot take the page's own anchors or classes either.

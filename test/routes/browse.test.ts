@@ -12,7 +12,8 @@ import { tempDir } from '../helpers/server.js';
 let app: FastifyInstance;
 let index: PackageIndex;
 let root: string;
-let cleanup: () => void;
+/** What afterAll undoes, in reverse: only what beforeAll got to make. */
+const undo: (() => unknown)[] = [];
 
 async function addWheel(opts: Parameters<typeof makeWheel>[0]): Promise<void> {
   const w = await makeWheel(opts);
@@ -42,7 +43,11 @@ function countStoreCalls(of: PackageIndex): { calls: string[] } {
 }
 
 beforeAll(async () => {
-  ({ dir: root, cleanup } = tempDir());
+  const tmp = tempDir();
+  root = tmp.dir;
+  undo.push(() => {
+    tmp.cleanup();
+  });
   await addWheel({ name: 'Demo_Pkg', version: '1.0' });
   await addWheel({
     name: 'Demo_Pkg',
@@ -54,11 +59,11 @@ beforeAll(async () => {
   });
   await addWheel({ name: 'helper-lib', version: '1.5' });
   ({ app, index } = await buildTestApp(root, ['--watch', 'off']));
+  undo.push(() => app.close());
 });
 
 afterAll(async () => {
-  await app?.close();
-  cleanup?.();
+  for (const step of undo.reverse()) await step();
 });
 
 describe('headers of the pages for people', () => {

@@ -8,7 +8,8 @@ describe('html templates', () => {
   it('escapes every interpolated string, in text and in attributes', () => {
     const evil = `"><script>alert('x')</script>&`;
     expect(html`<a title="${evil}">${evil}</a>`.value).toBe(
-      '<a title="&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;">&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;</a>',
+      '<a title="&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;">' +
+        '&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;</a>',
     );
     expect(escapeHtml(`<>&"'`)).toBe('&lt;&gt;&amp;&quot;&#39;');
   });
@@ -75,9 +76,11 @@ describe('renderDescription', () => {
 
   it('keeps no event handler, style, id or foreign class, and no link that is not http(s) or mailto', () => {
     const out = md(
-      '<a href="javascript:alert(1)" onclick="alert(1)">a</a> <a href="JaVaScRiPt:alert(1)">b</a> <a href="&#106;avascript:alert(1)">c</a> ' +
-        '<a href="data:text/html,x">d</a> <a href="vbscript:x">e</a> <a href="//evil.example/">f</a> <a href="mailto:me@example.com">g</a>' +
-        '<p style="position:fixed" id="main" class="skip" onmouseover="alert(1)">p</p>\n\n[md](javascript:alert(1)) [md2](data:text/html,x)',
+      '<a href="javascript:alert(1)" onclick="alert(1)">a</a> <a href="JaVaScRiPt:alert(1)">b</a> ' +
+        '<a href="&#106;avascript:alert(1)">c</a> <a href="data:text/html,x">d</a> <a href="vbscript:x">e</a> ' +
+        '<a href="//evil.example/">f</a> <a href="mailto:me@example.com">g</a>' +
+        '<p style="position:fixed" id="main" class="skip" onmouseover="alert(1)">p</p>' +
+        '\n\n[md](javascript:alert(1)) [md2](data:text/html,x)',
     );
     expect(out).not.toMatch(/onclick|onmouseover|style=|id=|class=|evil\.example/i);
     // Every href left is http(s) or mailto; the Markdown links with other schemes stay text.

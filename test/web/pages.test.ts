@@ -147,7 +147,8 @@ describe('renderProjectPage', () => {
     expect(versions).toEqual(['2.0', '1.1', '1.0']);
     expect(history).toContain('<a href="/project/demo-pkg/2.0/">2.0</a> <span class="badge badge-latest">latest</span>');
     expect(history).toContain(
-      '<li class="current"><a href="/project/demo-pkg/1.1/" aria-current="page">1.1</a> <span class="badge badge-yanked">yanked</span> <span class="muted">Broken &lt;wheel&gt;</span>',
+      '<li class="current"><a href="/project/demo-pkg/1.1/" aria-current="page">1.1</a> ' +
+        '<span class="badge badge-yanked">yanked</span> <span class="muted">Broken &lt;wheel&gt;</span>',
     );
     expect(history).not.toMatch(/1\.0<\/a> <span class="badge/);
   });
