@@ -216,6 +216,12 @@ describe('a person using the index in a browser', () => {
     // Dependencies on this index are links; the others are named only.
     expect(await page.locator('#dependencies ~ ul.deps a').allInnerTexts()).toEqual(['whtest-top', 'whtest-left']);
     await expect(page.locator('#dependencies ~ ul.deps').first().innerText()).resolves.toContain('requests >=2.28');
+    // Behind a load balancer the commands people copy name the address they used (X-Forwarded-*).
+    await page.setExtraHTTPHeaders({ 'x-forwarded-host': 'pypi.internal.example', 'x-forwarded-proto': 'https' });
+    await page.reload();
+    await expect(page.locator('.install pre').innerText()).resolves.toBe(
+      'pip install --index-url https://pypi.internal.example/simple/ whtest-rich',
+    );
     await page.setViewportSize({ width: 1000, height: 760 });
     const image = await page.screenshot({ path: path.join(SHOTS, 'project-rich.png') });
     if (process.env.WHEELHOUSE_UPDATE_SCREENSHOT === '1') {
