@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Errors } from '../errors.js';
 import { AsyncPageCache } from '../index/async-page-cache.js';
 import { makePage, type Page } from '../index/page-cache.js';
 import { infoFile } from '../index/render.js';
@@ -83,6 +84,7 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
   const send = (request: FastifyRequest, reply: FastifyReply, page: Page | Promise<Page>): FastifyReply | Promise<FastifyReply> =>
     page instanceof Promise ? page.then((p) => sendPage(request, reply, p, cacheControl)) : sendPage(request, reply, page, cacheControl);
 
+  // The same messages as the API's 404s, as a page a person can act on.
   const notFound = (request: FastifyRequest, reply: FastifyReply, message: string, query: string): FastifyReply =>
     reply
       .code(404)
@@ -119,16 +121,18 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
   app.get('/favicon.ico', async (_request, reply) => reply.code(404).send());
 
   // GET /static/<name>.<hash>.<ext> : the stylesheet and icon, cached for good (the name changes with the content).
-  const assetPages = new Map([...ASSETS].map(([name, a]) => [name, makePage(a.body.toString('utf8'), a.contentType)]));
-  app.get<{ Params: { asset: string } }>('/static/:asset', async (request, reply) => {
-    const page = assetPages.get(request.params.asset);
-    if (!page) return reply.code(404).type('text/plain; charset=utf-8').send('Not found\n');
-    return sendPage(request, reply, page, 'public, max-age=31536000, immutable');
-  });
+  // One route per asset, not /static/:name: `/static/` stays the pypiserver-style URL of a project named "static".
+  for (const [name, asset] of ASSETS) {
+    const page = makePage(asset.body.toString('utf8'), asset.contentType);
+    app.get(`/static/${name}`, async (request, reply) => sendPage(request, reply, page, 'public, max-age=31536000, immutable'));
+  }
 
   // GET /project/<name>/ and /project/<name>/<version>/ : one 301 to the canonical URL for any other spelling.
   app.get<ProjectParams>('/project/:project', { config: list, schema: { params: paramsSchema } }, async (request, reply) =>
-    reply.redirect(urls.project(normalizeName(request.params.project)), 301),
+    request.params.project === ''
+      ? // `/project/` is pypiserver's URL of a project named "project": the same redirect as for any other name.
+        reply.redirect(`${urls.simple()}project/`, request.raw.httpVersion === '1.0' ? 302 : 303)
+      : reply.redirect(urls.project(normalizeName(request.params.project)), 301),
   );
   app.get<ProjectParams>('/project/:project/:version', { config: list, schema: { params: paramsSchema } }, async (request, reply) =>
     reply.redirect(urls.release(normalizeName(request.params.project), request.params.version ?? ''), 301),
@@ -139,12 +143,12 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
     const name = normalizeName(raw);
     const s = index.snapshot;
     const project = s.projects.get(name);
-    if (!project) return notFound(request, reply, `No project named “${raw}” on this index.`, raw);
+    if (!project) return notFound(request, reply, new Errors.ProjectNotFound(raw).message, raw);
     let version: string | undefined;
     if (rawVersion !== undefined) {
       version = project.versions.find((v) => v === rawVersion) ?? project.versions.find((v) => sameVersion(v, rawVersion));
       if (version === undefined) {
-        return notFound(request, reply, `${project.displayName} has no version “${rawVersion}” on this index.`, project.name);
+        return notFound(request, reply, new Errors.VersionNotFound(project.displayName, rawVersion).message, project.name);
       }
     }
     if (name !== raw || version !== rawVersion) {
@@ -173,8 +177,5 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
     const result = searchIndex().search(request.query.q ?? '', SEARCH_RESULTS);
     return sendPage(request, reply, makePage(renderSearchPage(site(request), result), HTML), cacheControl);
   });
-  app.get<SearchQuery>('/search/', { config: list, schema: searchSchema }, async (request, reply) =>
-    reply.redirect(request.query.q === undefined ? urls.search() : urls.search(request.query.q), 301),
-  );
   return Promise.resolve();
 }

@@ -120,7 +120,6 @@ describe('GET /project/<name>/ and /project/<name>/<version>/', () => {
       ['/project/demo-pkg/2.0.0/', '/project/demo-pkg/2.0/'],
       ['/project/Demo_Pkg/2.0.0/', '/project/demo-pkg/2.0/'],
       ['/project/demo-pkg/1.0', '/project/demo-pkg/1.0/'],
-      ['/search/?q=a%20b', '/search?q=a%20b'],
     ];
     for (const [from, to] of cases) {
       const res = await app.inject(from);
@@ -133,11 +132,11 @@ describe('GET /project/<name>/ and /project/<name>/<version>/', () => {
     const project = await app.inject('/project/demo-pk/');
     expect(project.statusCode).toBe(404);
     expect(project.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(project.body).toContain('No project named “demo-pk” on this index.');
+    expect(project.body).toContain('<p>No project named &quot;demo-pk&quot; on this index</p>');
     expect(project.body).toContain('href="/project/demo-pkg/"');
     const version = await app.inject('/project/demo-pkg/9.9/');
     expect(version.statusCode).toBe(404);
-    expect(version.body).toContain('Demo_Pkg has no version “9.9” on this index.');
+    expect(version.body).toContain('<p>Project &quot;Demo_Pkg&quot; has no version 9.9 on this index</p>');
     const hostile = await app.inject('/project/%3Cscript%3E/');
     expect(hostile.statusCode).toBe(404);
     expect(hostile.body).not.toContain('<script>');
@@ -240,5 +239,11 @@ describe('GET /static/<asset>', () => {
     expect((await app.inject(icon)).headers['content-type']).toBe('image/svg+xml');
     expect((await app.inject('/static/style.000000000000.css')).statusCode).toBe(404);
     expect((await app.inject('/favicon.ico')).statusCode).toBe(404);
+    // Projects named like these pages keep their pypiserver-style URL.
+    for (const name of ['static', 'project', 'search']) {
+      const res = await app.inject(`/${name}/`);
+      expect(res.statusCode, name).toBe(303);
+      expect(res.headers.location).toBe(`/simple/${name}/`);
+    }
   });
 });
