@@ -98,8 +98,3 @@ export function renderDescription(text: string | null, contentType: string | nul
   }
   return html`<pre class="readme-text">${source}</pre>`;
 }
-
-/** Sanitizes HTML as descriptions are; exported for tests of the policy itself. */
-export function sanitizeDescriptionHtml(markup: string): string {
-  return sanitizeHtml(markup, SANITIZE);
-}
