@@ -9,7 +9,7 @@ import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { pressurePlugin } from './plugins/pressure.js';
 import { securityPlugin } from './plugins/security.js';
-import { homeRoutes } from './routes/home.js';
+import { browseRoutes } from './routes/browse.js';
 import { opsRoutes } from './routes/ops.js';
 import { packageRoutes } from './routes/packages.js';
 import { projectJsonRoutes } from './routes/project-json.js';
@@ -102,7 +102,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   const opts = { index: deps.index, config };
   await app.register(opsRoutes, opts); //          GET /health, GET /metrics
-  await app.register(homeRoutes, opts); //         GET /  (people)
+  await app.register(browseRoutes, opts); //       GET /, /project/<name>/[<version>/], /search, /static/<asset>  (people)
   await app.register(simpleRoutes, opts); //       GET /simple/, /simple/<project>/  (PEP 503 / 691)
   await app.register(packageRoutes, opts); //      GET /packages/, /packages/<file>, /packages/<file>.metadata
   await app.register(projectJsonRoutes, opts); //  GET /pypi/<project>/json, /pypi/<project>/<version>/json, /<project>/json

@@ -35,7 +35,7 @@ fi
 
 # --- Debian packages --------------------------------------------------------------------------
 APT_PACKAGES=(twine python3-poetry python3-build python3-wheel python3-venv python3-setuptools
-  nginx apache2-utils python3-fusepy fuse3 strace python3-yaml)
+  nginx apache2-utils python3-fusepy fuse3 strace python3-yaml chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

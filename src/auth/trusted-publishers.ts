@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type ApiToken, type OidcIdentity, type TokenAction, type TokenKeyring, createToken } from './api-tokens.js';
 import { GITHUB_ISSUER, GITLAB_ISSUER, type OidcClaims, type OidcRefusal, type OidcVerifier, checkIssuerUrl } from './oidc.js';
 import { ProjectPatternError, globMatches, normalizePattern } from '../pypi/project-patterns.js';
-import { readFresh } from '../store/read-fresh.js';
+import { readFresh } from '../store/fs-util.js';
 
 /**
  * Trusted publishers: which CI runs may publish which projects without a stored secret, PyPI's

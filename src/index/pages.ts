@@ -1,6 +1,5 @@
 import { contentTypeOf, type PageFormat } from '../pypi/negotiate.js';
 import { renderPackagesHtml, renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from '../pypi/render.js';
-import { renderWelcome } from '../web/welcome.js';
 import type { LiveIndex } from './live-index.js';
 import { makePage, PageCache, type Page } from './page-cache.js';
 import type { Project } from './snapshot.js';
@@ -39,11 +38,5 @@ export class Pages {
     return this.cache.get(`packages:${s.fingerprint}`, () =>
       makePage(renderPackagesHtml(s.byRelpath.values()), HTML),
     );
-  }
-
-  /** The page for people at `/`; it shows this server's own URL, so it is kept per origin. */
-  welcome(origin: string, version: string): Page {
-    const s = this.live.snapshot;
-    return this.cache.get(`welcome:${s.fingerprint}:${origin}`, () => makePage(renderWelcome(s, origin, version), HTML));
   }
 }

@@ -39,7 +39,7 @@ function acceptsGzip(header: string | undefined): boolean {
 }
 
 /** HTML may only be shown as itself: no scripts, no framing, nothing from elsewhere. */
-export const HTML_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const HTML_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * Sends a prerendered page: ETag, Cache-Control, Vary, 304 on a matching If-None-Match, and the

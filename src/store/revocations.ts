@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readFresh } from './read-fresh.js';
+import { readFresh } from './fs-util.js';
 
 /**
  * Revoked API token ids on the shared volume: one file per id under `<root>/.wheelhouse/revoked/`,

@@ -8,8 +8,8 @@ import { isValidProjectName, normalizeName } from '../pypi/names.js';
 import type { UpstreamPage } from '../pypi/upstream-page.js';
 import { SingleFlight } from '../upstream/single-flight.js';
 import { mapLimit, writeAtomic } from './fs-util.js';
-import { readFresh } from './read-fresh.js';
-import type { StoreLogger } from './store.js';
+import { readFresh } from './fs-util.js';
+import type { VolumeLogger as StoreLogger } from './volume.js';
 
 /** A project page as last seen upstream, or the upstream's 404 for it; `fetchedAt` in ms since the epoch. */
 export type CachedProject =
@@ -92,7 +92,7 @@ const MAX_PAGE_RECORD_BYTES = 512 * 1024 * 1024;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const STAT_CONCURRENCY = 32;
 
-const silent: StoreLogger = { warn() {}, info() {} };
+const silent: StoreLogger = { warn() {}, info() {}, error() {} };
 
 /**
  * The upstream cache on the package volume, under `<root>/.wheelhouse/upstream/`:

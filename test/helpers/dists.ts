@@ -72,6 +72,10 @@ export interface MakeWheelOptions {
   omitMetadata?: boolean;
   /** Long description, written as the METADATA body. */
   description?: string;
+  /** Default 'Hand-made wheel for wheelhouse tests'. */
+  summary?: string;
+  /** More METADATA header lines, as written (`Description-Content-Type: text/markdown`, `Project-URL: Home, https://...`). */
+  metadataLines?: string[];
 }
 
 // Written by Python's zipfile: the wheel spec is defined in terms of it, and no zip writer is a
@@ -105,9 +109,10 @@ export async function makeWheel(opts: MakeWheelOptions): Promise<{ path: string;
     `Metadata-Version: ${opts.metadataVersion ?? '2.1'}`,
     `Name: ${opts.name}`,
     `Version: ${opts.version}`,
-    'Summary: Hand-made wheel for wheelhouse tests',
+    `Summary: ${opts.summary ?? 'Hand-made wheel for wheelhouse tests'}`,
     ...(opts.requiresPython ? [`Requires-Python: ${opts.requiresPython}`] : []),
     ...(opts.requiresDist ?? []).map((r) => `Requires-Dist: ${r}`),
+    ...(opts.metadataLines ?? []),
     '',
     opts.description ?? '',
   ].join('\n');

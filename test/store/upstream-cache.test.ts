@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UpstreamPage } from '../../src/pypi/upstream-page.js';
-import { PackageStore } from '../../src/store/store.js';
+import { Volume } from '../../src/store/volume.js';
 import { UpstreamCache, UpstreamCacheError, type UpstreamCacheOptions } from '../../src/store/upstream-cache.js';
 import { UpstreamClient, UpstreamError } from '../../src/upstream/client.js';
 import { distFiles } from '../helpers/dists.js';
@@ -86,7 +86,7 @@ describe('UpstreamCache.fill', () => {
     expect(sha256((await cache.read(f.sha256))!)).toBe(f.sha256);
     await expectNothingBut([f.sha256]);
 
-    const store = new PackageStore(root);
+    const store = new Volume(root);
     await store.init();
     expect((await store.scan({ full: true })).files).toEqual([]);
   });
