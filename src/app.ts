@@ -41,7 +41,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     logController: new LogController({ disableRequestLogging: true }),
     // A child logger per request costs an allocation and a bindings serialization; when info lines
     // are off (the burst setting) nothing would use it.
-    childLoggerFactory: (logger, bindings, opts) => (['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger),
+    childLoggerFactory: (logger, bindings, opts) =>
+      ['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger,
     trustProxy: trustFunction(config.trustProxy),
     // Above the load balancer's idle timeout, so it never reuses a connection this side just closed.
     keepAliveTimeout: config.keepAliveTimeout,

@@ -69,7 +69,9 @@ const trustProxy = z.string().transform((raw, ctx): TrustProxy => {
   if (v === 'true') {
     ctx.addIssue({
       code: 'custom',
-      message: 'true would trust every X-Forwarded-For entry, which a client can forge: give the number of proxies (1 for one load balancer) or their addresses',
+      message:
+        'true would trust every X-Forwarded-For entry, which a client can forge: ' +
+        'give the number of proxies (1 for one load balancer) or their addresses',
     });
     return z.NEVER;
   }
@@ -268,7 +270,9 @@ export const OPTIONS = {
     env: 'WHEELHOUSE_TRUST_PROXY',
     type: 'string',
     default: '1',
-    help: 'Proxies in front: a number of hops (1: one load balancer, whose client address is the right-most X-Forwarded-For entry), a comma list of proxy addresses/CIDRs, or false.',
+    help:
+      'Proxies in front: a number of hops (1: one load balancer, whose client address is the right-most X-Forwarded-For entry), ' +
+      'a comma list of proxy addresses/CIDRs, or false.',
   },
   keepAliveTimeout: {
     flag: 'keep-alive-timeout',

@@ -13,10 +13,15 @@ export const Errors = {
   FileNotFound: createError('WH_ERR_FILE_NOT_FOUND', 'No file named "%s" on this index', 404),
   NotAcceptable: createError(
     'WH_ERR_NOT_ACCEPTABLE',
-    'None of the types in Accept is served here; ask for text/html, application/vnd.pypi.simple.v1+html or application/vnd.pypi.simple.v1+json',
+    'None of the types in Accept is served here; ask for text/html, ' +
+      'application/vnd.pypi.simple.v1+html or application/vnd.pypi.simple.v1+json',
     406,
   ),
-  BadFormat: createError('WH_ERR_BAD_FORMAT', 'Unknown ?format=%s; use application/vnd.pypi.simple.v1+json or application/vnd.pypi.simple.v1+html', 406),
+  BadFormat: createError(
+    'WH_ERR_BAD_FORMAT',
+    'Unknown ?format=%s; use application/vnd.pypi.simple.v1+json or application/vnd.pypi.simple.v1+html',
+    406,
+  ),
   RangeNotSatisfiable: createError('WH_ERR_RANGE', 'Range not satisfiable: the file has %s bytes', 416),
 
   // Uploads: the legacy API twine and poetry speak.
@@ -33,7 +38,11 @@ export const Errors = {
   NameMismatch: createError('WH_ERR_NAME_MISMATCH', '%s', 400),
   VersionMismatch: createError('WH_ERR_VERSION_MISMATCH', '%s', 400),
   FiletypeMismatch: createError('WH_ERR_FILETYPE_MISMATCH', "filetype '%s' does not match the file '%s' (a %s)", 400),
-  DigestMismatch: createError('WH_ERR_DIGEST_MISMATCH', 'The digest supplied does not match a digest calculated from the uploaded file (%s).', 400),
+  DigestMismatch: createError(
+    'WH_ERR_DIGEST_MISMATCH',
+    'The digest supplied does not match a digest calculated from the uploaded file (%s).',
+    400,
+  ),
   BadArchive: createError('WH_ERR_BAD_ARCHIVE', 'Invalid distribution "%s": %s', 400),
   EmptyFile: createError('WH_ERR_EMPTY_FILE', 'The uploaded file "%s" is empty', 400),
   TooLarge: createError('WH_ERR_TOO_LARGE', 'Upload larger than the limit of %s bytes (--max-upload-size)', 413),
@@ -46,7 +55,8 @@ export const Errors = {
   BadLogin: createError('WH_ERR_BAD_LOGIN', 'Invalid user name or password for %s', 401),
   NoUsers: createError(
     'WH_ERR_NO_USERS',
-    'Uploads are disabled: this server has no users. Start it with --passwords FILE (WHEELHOUSE_PASSWORDS) or WHEELHOUSE_USERNAME/WHEELHOUSE_PASSWORD',
+    'Uploads are disabled: this server has no users. ' +
+      'Start it with --passwords FILE (WHEELHOUSE_PASSWORDS) or WHEELHOUSE_USERNAME/WHEELHOUSE_PASSWORD',
     403,
   ),
   Forbidden: createError('WH_ERR_FORBIDDEN', '%s', 403),
@@ -61,7 +71,11 @@ export const Errors = {
   // Server state
   NotReady: createError('WH_ERR_NOT_READY', 'The index is still loading; retry shortly', 503),
   Busy: createError('WH_ERR_BUSY', 'Server busy, retry shortly', 503),
-  StorageFull: createError('WH_ERR_STORAGE_FULL', 'The package volume is full (%s); nothing was stored. Tell the operator of this index', 507),
+  StorageFull: createError(
+    'WH_ERR_STORAGE_FULL',
+    'The package volume is full (%s); nothing was stored. Tell the operator of this index',
+    507,
+  ),
   StorageUnavailable: createError(
     'WH_ERR_STORAGE_UNAVAILABLE',
     'The package volume cannot be written (%s); nothing was stored. Retry later or tell the operator of this index',

@@ -29,7 +29,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
   let live: LiveIndex | null = null;
   const server = await createServer(config, {
     log,
-    ...(cluster.isWorker ? { announceWrite: joinSiblings(() => live, log.child({ part: 'cluster' })), throttle: new ClusterThrottle() } : {}),
+    ...(cluster.isWorker
+      ? { announceWrite: joinSiblings(() => live, log.child({ part: 'cluster' })), throttle: new ClusterThrottle() }
+      : {}),
   });
   live = server.live;
 
@@ -51,7 +53,10 @@ async function serve(config: Config, log: Logger): Promise<void> {
   await server.startRefreshing();
   if (!listenFirst) await listen();
   const status = server.index.status();
-  log.info({ root: config.root, projects: status.projects, files: status.files, loadMs: Math.round(performance.now() - started) }, 'index loaded');
+  log.info(
+    { root: config.root, projects: status.projects, files: status.files, loadMs: Math.round(performance.now() - started) },
+    'index loaded',
+  );
 }
 
 async function main(): Promise<void> {

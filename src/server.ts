@@ -66,7 +66,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   let credentials: Credentials | null = null;
   try {
     if (config.auth.hasUsers && config.auth.required.size > 0) {
-      credentials = await Credentials.load(credentialOptions(config), { readFile: (f) => readFresh(f), checker, log: log.child({ part: 'auth' }) });
+      credentials = await Credentials.load(credentialOptions(config), {
+        readFile: (f) => readFresh(f),
+        checker,
+        log: log.child({ part: 'auth' }),
+      });
     } else if (config.auth.uploadsDisabled) {
       log.warn('no users configured (--passwords, WHEELHOUSE_USERNAME/WHEELHOUSE_PASSWORD): uploads are disabled');
     }

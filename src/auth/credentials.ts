@@ -107,7 +107,12 @@ export class Credentials {
   private readonly opts: CredentialOptions;
   private readonly deps: CredentialDeps;
 
-  private constructor(opts: CredentialOptions, deps: CredentialDeps, fixed: Map<string, Entry>, file: { hash: string; users: Map<string, string> } | null) {
+  private constructor(
+    opts: CredentialOptions,
+    deps: CredentialDeps,
+    fixed: Map<string, Entry>,
+    file: { hash: string; users: Map<string, string> } | null,
+  ) {
     this.opts = opts;
     this.deps = deps;
     this.fixed = fixed;

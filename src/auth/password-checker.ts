@@ -60,7 +60,7 @@ export class PasswordChecker {
       if (c !== null && (cost === null || c > cost)) cost = c;
     }
     if (cost === null) return `{SHA}${randomBytes(20).toString('base64')}`;
-    const salt = Array.from(randomBytes(53), (b) => BCRYPT_ALPHABET[b % 64]!).join('');
+    const salt = Array.from(randomBytes(53), (b) => BCRYPT_ALPHABET.charAt(b % 64)).join('');
     return `$2b$${String(cost).padStart(2, '0')}$${salt}`;
   }
 

@@ -46,7 +46,10 @@ export class LocalThrottle implements LoginThrottle {
   }
 
   blockedFor(ip: string, user: string, now = Date.now()): number {
-    return Math.max(this.waitFor(ip, this.limits.maxFailuresPerAddress, now), this.waitFor(pairKey(ip, user), this.limits.maxFailures, now));
+    return Math.max(
+      this.waitFor(ip, this.limits.maxFailuresPerAddress, now),
+      this.waitFor(pairKey(ip, user), this.limits.maxFailures, now),
+    );
   }
 
   reserve(ip: string, user: string, now = Date.now()): Promise<number> {

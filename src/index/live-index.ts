@@ -190,7 +190,14 @@ export class LiveIndex {
     this.snap = new Snapshot(files, yanks, this.snap);
     this.rescans++;
     const { stats } = result;
-    this.lastRescan = { at: Date.now(), durationMs: stats.durationMs, full, files: files.size, hashed: stats.hashed, unreadable: stats.failed };
+    this.lastRescan = {
+      at: Date.now(),
+      durationMs: stats.durationMs,
+      full,
+      files: files.size,
+      hashed: stats.hashed,
+      unreadable: stats.failed,
+    };
     if (stats.failed > 0) this.log.error({ ...stats, full }, 'files on the volume could not be read and are not served');
     else if (stats.hashed > 0 || full) this.log.info({ ...stats, full, projects: this.snap.projects.size }, 'index rescanned');
   }

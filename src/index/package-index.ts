@@ -67,7 +67,8 @@ export class PackageIndex {
 
   /** PEP 658 bytes: read from the sidecar once, then from memory. */
   async metadata(file: IndexedFile): Promise<Buffer> {
-    return (await this.blobs.get(`m:${file.metadataSha256 ?? file.sha256}`, () => this.volume.readMetadata(file)))!;
+    const data = await this.blobs.get(`m:${file.metadataSha256 ?? file.sha256}`, () => this.volume.readMetadata(file));
+    return data ?? Buffer.alloc(0);
   }
 
   /** The long description of a file's metadata, for the JSON API. */

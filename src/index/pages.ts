@@ -35,8 +35,6 @@ export class Pages {
 
   packages(): Page {
     const s = this.live.snapshot;
-    return this.cache.get(`packages:${s.fingerprint}`, () =>
-      makePage(renderPackagesHtml(s.byRelpath.values()), HTML),
-    );
+    return this.cache.get(`packages:${s.fingerprint}`, () => makePage(renderPackagesHtml(s.byRelpath.values()), HTML));
   }
 }

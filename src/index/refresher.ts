@@ -40,7 +40,9 @@ export class Refresher {
     const watch = this.opts.watch === 'on' || (this.opts.watch === 'auto' && (await this.volume.isLocalDisk()));
     if (watch && !this.stopped) {
       this.watcher = this.volume.watch((dirty) => {
-        this.live.rescan({ full: false, dirty }).catch((err: unknown) => this.opts.log.error({ err }, 'rescan after a local change failed'));
+        this.live
+          .rescan({ full: false, dirty })
+          .catch((err: unknown) => this.opts.log.error({ err }, 'rescan after a local change failed'));
       });
     }
   }

@@ -10,7 +10,7 @@ export interface IndexedFile extends DistFile {
 export interface Project {
   /** Normalized name: the key and the URL segment. */
   name: string;
-  /** First-seen spelling, for humans (R42). */
+  /** The spelling of the oldest upload, for humans (PyPI keeps the first one too). */
   displayName: string;
   /** Sorted by version, then filename. */
   files: IndexedFile[];
@@ -80,7 +80,7 @@ export class Snapshot {
     this.projectNames = previous && sameKeys(previous.projects, projects) ? previous.projectNames : [...projects.keys()].sort();
     this.fileCount = byRelpath.size;
     const h = createHash('sha1');
-    for (const n of this.projectNames) h.update(projects.get(n)!.fingerprint);
+    for (const n of this.projectNames) h.update(projects.get(n)?.fingerprint ?? '');
     this.fingerprint = h.digest('hex');
   }
 
@@ -106,14 +106,13 @@ function buildProject(name: string, files: IndexedFile[]): Project {
   for (const f of files) if (versions[versions.length - 1] !== f.version) versions.push(f.version);
   const live = files.filter((f) => f.yanked === false).map((f) => f.version);
   const finals = live.filter((v) => !isPrerelease(v));
-  const latest = finals.at(-1) ?? live.at(-1) ?? versions.at(-1)!;
+  const latest = finals.at(-1) ?? live.at(-1) ?? versions.at(-1) ?? '';
   // Display name: from the oldest upload's metadata, so a later odd spelling does not rename the project.
-  const oldest = [...files].sort((a, b) => (a.uploadTime < b.uploadTime ? -1 : 1))[0]!;
+  const oldest = files.reduce((a, b) => (b.uploadTime < a.uploadTime ? b : a));
   const h = createHash('sha1');
   for (const f of files) {
-    h.update(
-      `${f.relpath}\0${f.sha256}\0${f.yanked === false ? '-' : 'y' + f.yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\n`,
-    );
+    const yanked = f.yanked === false ? '-' : `y${f.yanked}`;
+    h.update(`${f.relpath}\0${f.sha256}\0${yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\n`);
   }
   return { name, displayName: oldest.displayName, files, versions, latest, fingerprint: h.digest('hex') };
 }

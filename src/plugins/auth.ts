@@ -38,8 +38,8 @@ function loginHint(request: FastifyRequest, action: Action): string {
 /** requests (so pip and twine) encodes credentials as latin-1; a UTF-8 decode of those shows U+FFFD. */
 function latin1Fallback(request: FastifyRequest, user: string, password: string): { user: string; password: string } {
   if (!user.includes('\uFFFD') && !password.includes('\uFFFD')) return { user, password };
-  const m = /^\s*basic\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  const text = m ? Buffer.from(m[1]!, 'base64').toString('latin1') : '';
+  const encoded = /^\s*basic\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+  const text = encoded ? Buffer.from(encoded, 'base64').toString('latin1') : '';
   const colon = text.indexOf(':');
   return colon < 0 ? { user, password } : { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
@@ -108,7 +108,9 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
   async function validate(rawUser: string, rawPassword: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { user, password } = latin1Fallback(request, rawUser, rawPassword);
     const header = request.headers.authorization ?? '';
-    const c = credentials!;
+    // Reached only through the hook above, which has credentials.
+    const c = credentials;
+    if (!c) throw new Errors.NoUsers();
     // The same credentials already being checked (a burst's first requests) wait for that verdict.
     const joined = c.inFlight(header);
     let result;

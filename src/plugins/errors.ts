@@ -14,7 +14,10 @@ async function errors(app: FastifyInstance): Promise<void> {
     let message = err.message;
     if (isStorageError(err)) {
       // The volume failed, not the request: the operator must hear of it.
-      request.log.error({ err, detail: (err as { detail?: string }).detail, method: request.method, url: request.url }, 'the package volume refused a write');
+      request.log.error(
+        { err, detail: (err as { detail?: string }).detail, method: request.method, url: request.url },
+        'the package volume refused a write',
+      );
     } else if (status >= 500 && !isUserFacing(err)) {
       // A 503 of our own (loading, shedding load) is a state, not a failure: one line per request
       // at error level would flood the log exactly when the process is busiest.
@@ -28,7 +31,7 @@ async function errors(app: FastifyInstance): Promise<void> {
     return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
   });
   app.setNotFoundHandler((request, reply) => {
-    const err = new Errors.NotFound(request.url.split('?')[0]!);
+    const err = new Errors.NotFound(request.url.split('?')[0] ?? request.url);
     return reply.code(404).type('text/plain; charset=utf-8').send(`${err.message}\n`);
   });
 }

@@ -14,7 +14,7 @@ declare module 'fastify' {
 
 /** What the metrics read at scrape time: all from memory. */
 export interface MetricsOptions {
-  status(): IndexStatus;
+  status: () => IndexStatus;
   pages: PageCache;
   auth: { credentials: CredentialStats; throttled(): number } | null;
 }
@@ -84,10 +84,18 @@ async function metrics(app: FastifyInstance, { status, pages, auth }: MetricsOpt
     const at = status().lastPollOkAt;
     return at === null ? -1 : (Date.now() - at) / 1000;
   });
-  gauge('wheelhouse_rescan_duration_seconds', 'Duration of the last rescan of the volume', () => (status().lastRescan?.durationMs ?? 0) / 1000);
+  gauge(
+    'wheelhouse_rescan_duration_seconds',
+    'Duration of the last rescan of the volume',
+    () => (status().lastRescan?.durationMs ?? 0) / 1000,
+  );
   gauge('wheelhouse_index_files', 'Distribution files indexed', () => status().files);
   gauge('wheelhouse_index_projects', 'Projects indexed', () => status().projects);
-  gauge('wheelhouse_index_unreadable_files', 'Files the last scan listed but could not read (not served)', () => status().lastRescan?.unreadable ?? 0);
+  gauge(
+    'wheelhouse_index_unreadable_files',
+    'Files the last scan listed but could not read (not served)',
+    () => status().lastRescan?.unreadable ?? 0,
+  );
   gauge('wheelhouse_page_cache_entries', 'Rendered pages held in memory', () => pages.size);
   gauge('wheelhouse_page_cache_bytes', 'Bytes of rendered pages held in memory', () => pages.bytes);
   const counter = (name: string, help: string, read: () => number) =>
@@ -104,10 +112,18 @@ async function metrics(app: FastifyInstance, { status, pages, auth }: MetricsOpt
   counter('wheelhouse_page_cache_hits_total', 'Index page requests answered from the page cache', () => pages.hits);
   counter('wheelhouse_page_cache_misses_total', 'Index pages rendered', () => pages.misses);
   // A burst of clients sharing one credential should move the first of these by one.
-  counter('wheelhouse_auth_verifications_total', 'Password hash checks run (bcrypt and others)', () => auth?.credentials.verifications ?? 0);
+  counter(
+    'wheelhouse_auth_verifications_total',
+    'Password hash checks run (bcrypt and others)',
+    () => auth?.credentials.verifications ?? 0,
+  );
   counter('wheelhouse_auth_memo_hits_total', 'Logins answered from the remembered verdicts', () => auth?.credentials.memoHits ?? 0);
   counter('wheelhouse_auth_failures_total', 'Failed logins', () => auth?.credentials.failures ?? 0);
-  counter('wheelhouse_auth_throttled_total', 'Logins refused by the failed-login throttle or a full check queue', () => auth?.throttled() ?? 0);
+  counter(
+    'wheelhouse_auth_throttled_total',
+    'Logins refused by the failed-login throttle or a full check queue',
+    () => auth?.throttled() ?? 0,
+  );
 
   app.decorate('metrics', registry);
 }

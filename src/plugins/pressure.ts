@@ -10,7 +10,7 @@ export interface PressureOptions {
 
 /**
  * Load shedding: past the configured event-loop delay, answer 503 with Retry-After (pip retries
- * 503 with backoff, R27) instead of queueing until every client times out.
+ * 503 with backoff) instead of queueing until every client times out.
  */
 async function pressure(app: FastifyInstance, opts: PressureOptions): Promise<void> {
   if (opts.maxEventLoopDelay <= 0) return;

@@ -15,7 +15,10 @@ async function security(app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-content-type-options', 'nosniff');
     if (WRITES.has(request.method) && isCrossSite(request.headers)) {
-      request.log.warn({ ip: request.ip, origin: request.headers.origin, method: request.method, url: request.url }, 'cross-site write refused');
+      request.log.warn(
+        { ip: request.ip, origin: request.headers.origin, method: request.method, url: request.url },
+        'cross-site write refused',
+      );
       done(new Errors.CrossSite());
       return;
     }

@@ -11,12 +11,12 @@ export function parseCoreMetadata(input: Buffer | string): CoreMetadata {
   let last: { key: string; index: number } | null = null;
   let i = 0;
   for (; i < lines.length; i++) {
-    const line = lines[i]!;
+    const line = lines[i] ?? '';
     if (line === '') break;
-    if (/^[ \t]/.test(line) && last) {
-      const values = fields.get(last.key)!;
+    const folded = last && /^[ \t]/.test(line) ? fields.get(last.key) : undefined;
+    if (last && folded) {
       // Continuation lines (folded Description, License): keep their text, drop the fold marker.
-      values[last.index] += '\n' + line.replace(/^(?:[ \t]{1,8}\|?|\t)/, '');
+      folded[last.index] = `${folded[last.index] ?? ''}\n${line.replace(/^(?:[ \t]{1,8}\|?|\t)/, '')}`;
       continue;
     }
     const colon = line.indexOf(':');

@@ -20,7 +20,7 @@ export interface ParsedFilename {
   project: string;
   version: string;
   packagetype: PackageType;
-  /** Wheel python tag (`py3`, `cp311`), egg python (`2.7`), or `source` for sdists (R33 `pyversion`). */
+  /** Wheel python tag (`py3`, `cp311`), egg python (`2.7`), or `source` for sdists (the upload form's `pyversion`). */
   pythonVersion: string;
   extension: string;
 }
@@ -43,22 +43,21 @@ const EGG = /^(?<name>[^-\s]+?)-(?<version>\d[^-\s]*?)(?:-py(?<py>\d\.\d+))?(?:-
 export function parseFilename(filename: string): ParsedFilename | null {
   if (filename.startsWith('.') || /[\\/\0]/.test(filename)) return null;
   const lower = filename.toLowerCase();
-  let m: RegExpExecArray | null;
   if (lower.endsWith('.whl')) {
-    m = WHEEL.exec(filename);
-    if (!m?.groups) return null;
-    return finish(filename, m.groups.name!, m.groups.version!, 'bdist_wheel', m.groups.py!, '.whl');
+    const g = WHEEL.exec(filename)?.groups;
+    if (!g?.name || !g.version || !g.py) return null;
+    return finish(filename, g.name, g.version, 'bdist_wheel', g.py, '.whl');
   }
   if (lower.endsWith('.egg')) {
-    m = EGG.exec(filename);
-    if (!m?.groups) return null;
-    return finish(filename, m.groups.name!, m.groups.version!, 'bdist_egg', m.groups.py ?? 'any', '.egg');
+    const g = EGG.exec(filename)?.groups;
+    if (!g?.name || !g.version) return null;
+    return finish(filename, g.name, g.version, 'bdist_egg', g.py ?? 'any', '.egg');
   }
   const ext = SDIST_EXTENSIONS.find((e) => lower.endsWith(e));
   if (!ext) return null;
-  m = SDIST_STEM.exec(filename.slice(0, -ext.length));
-  if (!m?.groups) return null;
-  return finish(filename, m.groups.name!, m.groups.version!, 'sdist', 'source', filename.slice(-ext.length));
+  const g = SDIST_STEM.exec(filename.slice(0, -ext.length))?.groups;
+  if (!g?.name || !g.version) return null;
+  return finish(filename, g.name, g.version, 'sdist', 'source', filename.slice(-ext.length));
 }
 
 function finish(

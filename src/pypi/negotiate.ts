@@ -1,4 +1,4 @@
-/** The representations of a simple-API page (PEP 691, R16). */
+/** The representations of a simple-API page (PEP 691). */
 export const MEDIA = {
   json: 'application/vnd.pypi.simple.v1+json',
   html: 'application/vnd.pypi.simple.v1+html',
@@ -24,8 +24,9 @@ interface Range {
 function parseAccept(header: string): Range[] {
   const out: Range[] = [];
   for (const part of header.split(',')) {
-    const [mediaRaw, ...params] = part.split(';');
-    const media = ALIASES[mediaRaw!.trim().toLowerCase()] ?? mediaRaw!.trim().toLowerCase();
+    const [mediaRaw = '', ...params] = part.split(';');
+    const lowered = mediaRaw.trim().toLowerCase();
+    const media = ALIASES[lowered] ?? lowered;
     const slash = media.indexOf('/');
     if (slash <= 0) continue;
     let q = 1;
@@ -60,9 +61,9 @@ function qualityOf(offer: string, ranges: readonly Range[]): number {
 }
 
 /**
- * Picks the page format for an Accept header and an optional `?format=` (R20, which wins).
+ * Picks the page format for an Accept header and an optional `?format=` (PEP 691: the query wins).
  * Returns null when nothing acceptable is served: the caller answers 406.
- * No Accept at all means any, and old pips send exactly `text/html` (R8).
+ * No Accept at all means any, and pips before 22.2 send exactly `text/html`.
  */
 export function negotiate(accept: string | undefined, format?: string): PageFormat | null | 'bad-format' {
   if (format !== undefined) {

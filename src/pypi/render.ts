@@ -42,8 +42,10 @@ export interface ProjectList {
 /** PEP 629: 1.1 because the JSON pages carry PEP 700's versions, size and upload-time. */
 export const API_VERSION = '1.1';
 
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return s.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
 
 /** A file's URL path below the server root, without a leading slash: `packages/<relpath>`, each segment encoded. */
@@ -91,7 +93,7 @@ export function renderRootHtml(snapshot: ProjectList): string {
 export function renderRootJson(snapshot: ProjectList): string {
   return JSON.stringify({
     meta: { 'api-version': API_VERSION },
-    projects: snapshot.projectNames.map((n) => ({ name: snapshot.projects.get(n)!.displayName })),
+    projects: snapshot.projectNames.map((n) => ({ name: snapshot.projects.get(n)?.displayName ?? n })),
   });
 }
 
@@ -147,7 +149,12 @@ export function infoFile<F extends ListedFile>(project: { files: readonly F[] },
  * Warehouse's `/pypi/<project>/json` and `/pypi/<project>/<version>/json`.
  * `version` undefined means the latest, with every release listed.
  */
-export function renderWarehouseJson(project: ListedProject, baseUrl: string, version: string | undefined, description: string | null): string {
+export function renderWarehouseJson(
+  project: ListedProject,
+  baseUrl: string,
+  version: string | undefined,
+  description: string | null,
+): string {
   const fileJson = (f: ListedFile) => ({
     comment_text: '',
     'core-metadata': f.metadataSha256 ? { sha256: f.metadataSha256 } : false,
@@ -205,12 +212,10 @@ export function renderWarehouseJson(project: ListedProject, baseUrl: string, ver
   const body: Record<string, unknown> = { info, last_serial: 0 };
   if (version === undefined) {
     const releases: Record<string, unknown[]> = {};
-    for (const v of project.versions) releases[v] = [];
-    for (const f of project.files) releases[f.version]!.push(fileJson(f));
+    for (const v of project.versions) releases[v] = project.files.filter((f) => f.version === v).map(fileJson);
     body.releases = releases;
   }
   body.urls = files.map(fileJson);
   body.vulnerabilities = [];
   return JSON.stringify(body);
 }
-

@@ -79,7 +79,10 @@ export function checkStagedUpload(staged: StagedFacts, fields: UploadFields): vo
   }
   const meta = staged.metadata.parsed;
   if (!meta) {
-    throw new Errors.BadArchive(filename, parsed.packagetype === 'bdist_wheel' ? 'no *.dist-info/METADATA in the wheel' : 'no PKG-INFO in the sdist');
+    throw new Errors.BadArchive(
+      filename,
+      parsed.packagetype === 'bdist_wheel' ? 'no *.dist-info/METADATA in the wheel' : 'no PKG-INFO in the sdist',
+    );
   }
   const metaName = field(meta, 'name');
   const metaVersion = field(meta, 'version');

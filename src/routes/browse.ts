@@ -19,7 +19,6 @@ import { originOf } from './origin.js';
 import { version as serverVersion } from '../version.js';
 import type { RouteOptions } from './simple.js';
 
-
 const HTML = 'text/html; charset=utf-8';
 
 /**

@@ -16,8 +16,8 @@ export function byteRange(header: string | undefined, size: number): { start: nu
   if (!header) return null;
   const ranges = parseRanges(size, header, { combine: true });
   if (ranges === -1) return 'unsatisfiable';
-  if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return null;
-  return { start: ranges[0]!.start, end: ranges[0]!.end };
+  const [only] = ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1 ? [] : ranges;
+  return only ? { start: only.start, end: only.end } : null;
 }
 
 /** If-Range: a range applies only while the validator it names still matches the file. */

@@ -19,7 +19,13 @@ export async function opsRoutes(app: FastifyInstance, { index, config }: RouteOp
     const s = index.status();
     const failingFor = s.pollFailingSince === null ? 0 : now - s.pollFailingSince;
     const unreadable = s.lastRescan?.unreadable ?? 0;
-    const status = !s.ready ? 'loading' : failingFor > config.healthFailAfter ? 'volume-unreadable' : unreadable > 0 ? 'files-unreadable' : 'ok';
+    const status = !s.ready
+      ? 'loading'
+      : failingFor > config.healthFailAfter
+        ? 'volume-unreadable'
+        : unreadable > 0
+          ? 'files-unreadable'
+          : 'ok';
     return reply
       .code(status === 'ok' ? 200 : 503)
       .header('cache-control', 'no-store')

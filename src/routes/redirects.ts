@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeName } from '../pypi/names.js';
-import type { RouteOptions } from './simple.js';
 
 type Params = { Params: { project: string } };
 
@@ -9,7 +8,7 @@ type Params = { Params: { project: string } };
  * CI scripts that point pip at the server root. Normalized here so it costs one hop, not two.
  * It needs no login, like pypiserver's: the page it points to checks.
  */
-export async function redirectRoutes(app: FastifyInstance, _opts: RouteOptions): Promise<void> {
+export async function redirectRoutes(app: FastifyInstance): Promise<void> {
   const dance = async (request: FastifyRequest<Params>, reply: FastifyReply) =>
     reply.redirect(`/simple/${encodeURIComponent(normalizeName(request.params.project))}/`, request.raw.httpVersion === '1.0' ? 302 : 303);
   const schema = {

@@ -99,7 +99,10 @@ export async function readUploadForm(request: FastifyRequest, opts: UploadFormOp
 function drain(stream: Readable): Promise<void> {
   if (stream.readableEnded || stream.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
-    stream.on('end', resolve).on('error', () => resolve()).on('close', resolve);
+    stream
+      .on('end', resolve)
+      .on('error', () => resolve())
+      .on('close', resolve);
     stream.resume();
   });
 }

@@ -56,7 +56,8 @@ class BlockReader extends yauzl.RandomAccessReader {
   private block(i: number): Promise<Buffer> {
     let b = this.blocks.get(i);
     if (!b) {
-      if (this.blocks.size >= MAX_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
+      const oldest = this.blocks.keys().next();
+      if (this.blocks.size >= MAX_BLOCKS && !oldest.done) this.blocks.delete(oldest.value);
       b = this.readBlock(i);
       this.blocks.set(i, b);
     }
@@ -99,12 +100,12 @@ class BlockReader extends yauzl.RandomAccessReader {
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
-    const self = this;
+    const readAt = (target: Buffer, offset: number, length: number, position: number) => this.readAt(target, offset, length, position);
     return Readable.from(
       (async function* () {
         for (let at = start; at < end;) {
           const chunk = Buffer.allocUnsafe(Math.min(BLOCK, end - at));
-          const n = await self.readAt(chunk, 0, chunk.length, at);
+          const n = await readAt(chunk, 0, chunk.length, at);
           if (n === 0) return;
           yield chunk.subarray(0, n);
           at += n;
@@ -150,18 +151,10 @@ export async function readWheelMetadata(file: string, size: number, project: str
     for await (const entry of zip.eachEntry()) {
       if (/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) candidates.push(entry);
     }
-    if (candidates.length === 0) throw new ArchiveError('no *.dist-info/METADATA in the wheel');
     // A wheel may vendor other dist-info dirs; the wheel's own is the one named after its project.
-    const own =
-      candidates.find(
-        (e) =>
-          normalizeName(
-            e.fileName
-              .split('/')[0]!
-              .replace(/\.dist-info$/, '')
-              .replace(/-[^-]*$/, ''),
-          ) === project,
-      ) ?? candidates[0]!;
+    const distName = (e: yauzl.Entry) => normalizeName(e.fileName.replace(/\.dist-info\/METADATA$/, '').replace(/-[^-]*$/, ''));
+    const own = candidates.find((e) => distName(e) === project) ?? candidates[0];
+    if (!own) throw new ArchiveError('no *.dist-info/METADATA in the wheel');
     if (own.uncompressedSize > MAX_METADATA) throw new ArchiveError('METADATA is implausibly large');
     const stream = await zip.openReadStreamPromise(own);
     const chunks: Buffer[] = [];
@@ -181,13 +174,16 @@ export async function readSdistPkgInfo(file: string, size: number, extension: st
   if (ext === '.zip') return readZipPkgInfo(file, size);
   if (ext !== '.tar.gz' && ext !== '.tgz' && ext !== '.tar') return null;
   const extract = tarStream.extract();
-  let found: Buffer | null = null;
+  // Set from the entry callback; the pipeline below ends early (destroyed) once it is.
+  const found: { pkgInfo: Buffer | null } = { pkgInfo: null };
   extract.on('entry', (header, stream, next) => {
-    if (found === null && /^[^/]+\/PKG-INFO$/.test(header.name.replace(/^\.\//, '')) && (header.size ?? 0) <= MAX_METADATA) {
+    if (found.pkgInfo === null && /^[^/]+\/PKG-INFO$/.test(header.name.replace(/^\.\//, '')) && header.size <= MAX_METADATA) {
       const chunks: Buffer[] = [];
-      stream.on('data', (c) => chunks.push(c as Buffer));
+      stream.on('data', (c: unknown) => {
+        if (Buffer.isBuffer(c)) chunks.push(c);
+      });
       stream.on('end', () => {
-        found = Buffer.concat(chunks);
+        found.pkgInfo = Buffer.concat(chunks);
         // Stop reading the rest of a possibly large archive.
         extract.destroy();
       });
@@ -202,11 +198,11 @@ export async function readSdistPkgInfo(file: string, size: number, extension: st
     if (ext === '.tar') await pipeline(source, inflateBudget(limit), extract);
     else await pipeline(source, createGunzip(), inflateBudget(limit), extract);
   } catch (err) {
-    if (found !== null) return found;
+    if (found.pkgInfo !== null) return found.pkgInfo;
     if (err instanceof ArchiveError) throw err;
     throw new ArchiveError(`not a valid ${ext} archive (${(err as Error).message})`);
   }
-  return found;
+  return found.pkgInfo;
 }
 
 async function readZipPkgInfo(file: string, size: number): Promise<Buffer | null> {

@@ -42,9 +42,9 @@ export async function writeAtomic(file: string, data: string | Buffer): Promise<
 
 /** Runs fn over items with at most `limit` in flight. */
 export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
+  const queue = items.values();
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
+    for (let item = queue.next(); !item.done; item = queue.next()) await fn(item.value);
   });
   await Promise.all(workers);
 }

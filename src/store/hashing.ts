@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, Writable } from 'node:stream';
-import { blake2b } from '@noble/hashes/blake2b';
+import { blake2b } from '@noble/hashes/blake2';
 import { bytesToHex } from '@noble/hashes/utils';
 import { Errors } from '../errors.js';
 

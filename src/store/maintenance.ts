@@ -30,7 +30,12 @@ export async function isLocalDisk(dir: string): Promise<boolean> {
     const real = await fs.realpath(dir);
     let best = { point: '', type: '' };
     for (const [, point, type] of mounts) {
-      if (point && type && (real === point || real.startsWith(point.endsWith('/') ? point : point + '/')) && point.length >= best.point.length) {
+      if (
+        point &&
+        type &&
+        (real === point || real.startsWith(point.endsWith('/') ? point : point + '/')) &&
+        point.length >= best.point.length
+      ) {
         best = { point, type };
       }
     }

@@ -152,7 +152,10 @@ export class Scanner {
       out.push(forMemory(record));
     });
     if (stats.unsaved > 0) {
-      this.log.warn({ files: stats.unsaved, err: unsavedErr }, 'serving files whose sidecars could not be written; they are hashed again at the next start');
+      this.log.warn(
+        { files: stats.unsaved, err: unsavedErr },
+        'serving files whose sidecars could not be written; they are hashed again at the next start',
+      );
     }
 
     stats.durationMs = performance.now() - started;
@@ -218,9 +221,15 @@ export class Scanner {
     const hasher = new MultiHash();
     await pipeline(createReadStream(full, { highWaterMark: READ_CHUNK }), hasher, sink());
     // The size came from stat(), which a network file system may serve from its cache.
-    if (hasher.size !== size) throw new Error(`changed while it was read (${size} bytes listed, ${hasher.size} read); read again at the next scan`);
+    if (hasher.size !== size)
+      throw new Error(`changed while it was read (${size} bytes listed, ${hasher.size} read); read again at the next scan`);
     const metadata = await readArchiveMetadata(full, size, parsed);
-    const record = buildRecord(rel, parsed, { size, mtimeMs, digests: hasher.digests(), uploadTime: new Date(mtimeMs).toISOString() }, metadata);
+    const record = buildRecord(
+      rel,
+      parsed,
+      { size, mtimeMs, digests: hasher.digests(), uploadTime: new Date(mtimeMs).toISOString() },
+      metadata,
+    );
     return { record, metadata: metadata.raw };
   }
 

@@ -43,10 +43,10 @@ export class Sidecars {
   /** The record of a stem, or null when it is missing, of another version, or damaged (a crashed writer). */
   async read(stem: string): Promise<DistFile | null> {
     try {
-      const data = JSON.parse(await fs.readFile(path.join(this.dir, `${stem}.json`), 'utf8')) as DistFile & { v: number };
+      const data = JSON.parse(await fs.readFile(path.join(this.dir, `${stem}.json`), 'utf8')) as Partial<DistFile> & { v?: number };
       if (data.v !== SIDECAR_VERSION) return null;
-      const { v: _v, ...record } = data;
-      return record;
+      delete data.v;
+      return data as DistFile;
     } catch {
       return null;
     }

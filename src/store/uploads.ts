@@ -124,7 +124,12 @@ export class Uploads {
     const uploadTime = (opts.uploadTime ?? new Date()).toISOString();
     try {
       const st = await fs.stat(staged.tempPath);
-      const record = buildRecord(rel, staged.parsed, { size: staged.size, mtimeMs: Math.floor(st.mtimeMs), digests: staged.digests, uploadTime }, staged.metadata);
+      const record = buildRecord(
+        rel,
+        staged.parsed,
+        { size: staged.size, mtimeMs: Math.floor(st.mtimeMs), digests: staged.digests, uploadTime },
+        staged.metadata,
+      );
       let backup: { path: string; stem: string } | null = null;
       try {
         await fs.link(staged.tempPath, final);

@@ -89,7 +89,7 @@ describe('auth plugin', () => {
     expect(denied.statusCode).toBe(403);
     expect(denied.headers['www-authenticate']).toBeUndefined();
     expect(denied.body).toContain('User "sha" may not upload');
-    // twine prints the reason phrase (R40).
+    // twine prints the reason phrase.
     expect(denied.statusMessage).toContain('may not upload');
     // Once verified the header is remembered: the remembered path still applies --uploaders.
     const again = await app.inject({ method: 'POST', url: '/', headers: { authorization: basic('sha', 'sha secret') } });

@@ -1,7 +1,7 @@
 // The legacy upload API over inject(), with multipart bodies written byte by byte so every
 // filename and field reaches the server exactly as sent. Every refused upload must answer 4xx
-// with its reason in the status line and body (twine prints both, R40) and leave the volume as
-// it was (R41).
+// with its reason in the status line and body (twine prints both) and leave the volume as
+// it was.
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
