@@ -48,6 +48,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     keepAliveTimeout: config.keepAliveTimeout,
     // A body trickled a byte a second ends here instead of holding the connection for ever.
     requestTimeout: config.requestTimeout,
+    // Node checks those two timeouts only this often (30 s by default), which would let a
+    // trickling client keep its connection that much longer.
+    http: {
+      connectionsCheckingInterval: Math.min(5_000, Math.max(500, Math.floor(Math.min(config.headersTimeout, config.requestTimeout) / 4))),
+    },
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',

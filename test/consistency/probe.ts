@@ -20,9 +20,7 @@ export async function listed(url: string, project: string): Promise<Set<string>>
   return new Set(body.files.map((f) => f.filename));
 }
 
-export async function health(
-  url: string,
-): Promise<{
+export async function health(url: string): Promise<{
   status: string;
   generation: string | null;
   lastPollAgeMs: number | null;
