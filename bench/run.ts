@@ -357,7 +357,8 @@ async function main(): Promise<void> {
       }
       if (o.targets.includes('nginx')) {
         collected.notes.push(
-          'nginx checks the same bcrypt htpasswd on every request (it has no verdict cache); nginx-sha is the same tree with a {SHA} hash: the static-file limit.',
+          'nginx checks the same bcrypt htpasswd on every request (it has no verdict cache); ' +
+            'nginx-sha is the same tree with a {SHA} hash: the static-file limit.',
         );
       }
     }
@@ -386,7 +387,7 @@ async function main(): Promise<void> {
   console.log(`results: ${outDir}`);
 }
 
-main().catch(async (err) => {
+main().catch(async (err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   await runCleanups();
   process.exit(1);

@@ -5,6 +5,9 @@ import type { PiplikeResult } from './drivers/piplike.js';
 import type { ReferenceResult } from './drivers/reference.js';
 import { median } from './lib/stats.js';
 
+/** One Markdown table row. */
+const row = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+
 export interface FsOpsResult {
   profile: 'fsops';
   target: string;
@@ -70,8 +73,9 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     lines.push('## Reference profile (the published stress test)');
     lines.push('');
     lines.push(
-      `${p.durationS} s of ${p.tickS} s ticks; every ${p.burstEvery}th tick starts ${p.burstClients} clients, the others ${p.idleClients}; ` +
-        `each client: GET /{pkg}/ (303 followed), /simple/{pkg}/, /packages/…-2.0.0 wheel; one keep-alive pool of ${p.poolSockets} sockets; ` +
+      `${p.durationS} s of ${p.tickS} s ticks; every ${p.burstEvery}th tick starts ${p.burstClients} clients, ` +
+        `the others ${p.idleClients}; each client: GET /{pkg}/ (303 followed), /simple/{pkg}/, /packages/…-2.0.0 wheel; ` +
+        `one keep-alive pool of ${p.poolSockets} sockets; ` +
         'Basic auth on every request; latency percentiles over successful samples.',
     );
     lines.push('');
@@ -81,10 +85,19 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     for (const [target, runs] of groupBy(c.reference)) {
       const drains = runs.flatMap((r) => r.bursts.map((b) => b.drainMs));
       lines.push(
-        `| ${target} | ${int(med(runs, (r) => r.samples))} | ${int(med(runs, (r) => r.httpCalls))} | ${int(med(runs, (r) => r.failedSamples))} | ` +
-          `${pct(med(runs, (r) => r.errorRate))} | ${int(med(runs, (r) => r.status5xx))} | ${ms(med(runs, (r) => r.latency.p50))} | ` +
-          `${ms(med(runs, (r) => r.latency.p95))} | ${ms(med(runs, (r) => r.latency.p99))} | ${ms(med(runs, (r) => r.latency.max))} | ` +
-          `${ms(median(drains))} / ${ms(Math.max(0, ...drains))} |`,
+        row([
+          target,
+          int(med(runs, (r) => r.samples)),
+          int(med(runs, (r) => r.httpCalls)),
+          int(med(runs, (r) => r.failedSamples)),
+          pct(med(runs, (r) => r.errorRate)),
+          int(med(runs, (r) => r.status5xx)),
+          ms(med(runs, (r) => r.latency.p50)),
+          ms(med(runs, (r) => r.latency.p95)),
+          ms(med(runs, (r) => r.latency.p99)),
+          ms(med(runs, (r) => r.latency.max)),
+          `${ms(median(drains))} / ${ms(Math.max(0, ...drains))}`,
+        ]),
       );
     }
     lines.push('');
@@ -119,7 +132,8 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     lines.push('## Pip-like burst (real wheels)');
     lines.push('');
     lines.push(
-      `${p.clients} clients at once, each on its own connection: project page, PEP 658 metadata (JSON mode), wheel with its sha256 checked; ` +
+      `${p.clients} clients at once, each on its own connection: project page, PEP 658 metadata (JSON mode), ` +
+        'wheel with its sha256 checked; ' +
         `${p.distinctFiles} distinct real wheels.`,
     );
     lines.push('');
@@ -128,10 +142,20 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     for (const [, runs] of groupBy(c.piplike, (r) => `${r.target} ${r.params.mode}`)) {
       const r0 = runs[0]!;
       lines.push(
-        `| ${r0.target} | ${r0.params.mode} | ${r0.clients} | ${int(med(runs, (r) => r.installed))} | ${int(med(runs, (r) => r.failedRequests))} | ` +
-          `${ms(med(runs, (r) => r.drainMs))} | ${(med(runs, (r) => r.downloadedBytes) / 1e6).toFixed(0)} | ${ms(med(runs, (r) => r.latency.p50))} | ` +
-          `${ms(med(runs, (r) => r.latency.p95))} | ${ms(med(runs, (r) => r.latency.p99))} | ${ms(med(runs, (r) => r.perStep.page?.p95 ?? 0))} | ` +
-          `${ms(med(runs, (r) => r.perStep.download?.p95 ?? 0))} |`,
+        row([
+          r0.target,
+          r0.params.mode,
+          String(r0.clients),
+          int(med(runs, (r) => r.installed)),
+          int(med(runs, (r) => r.failedRequests)),
+          ms(med(runs, (r) => r.drainMs)),
+          (med(runs, (r) => r.downloadedBytes) / 1e6).toFixed(0),
+          ms(med(runs, (r) => r.latency.p50)),
+          ms(med(runs, (r) => r.latency.p95)),
+          ms(med(runs, (r) => r.latency.p99)),
+          ms(med(runs, (r) => r.perStep.page?.p95 ?? 0)),
+          ms(med(runs, (r) => r.perStep.download?.p95 ?? 0)),
+        ]),
       );
     }
   }
@@ -148,8 +172,16 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
         med(runs, (r) => f(r.cases.find((x) => x.name === name) ?? ({} as never)) ?? 0);
       const bad = med(runs, (r) => r.cases.reduce((s, x) => s + x.non2xx + x.errors, 0));
       lines.push(
-        `| ${target} | ${int(get('simple', (x) => x.reqPerS))} | ${ms(get('simple', (x) => x.p50))} | ${ms(get('simple', (x) => x.p99))} | ` +
-          `${int(get('package', (x) => x.reqPerS))} | ${ms(get('package', (x) => x.p50))} | ${ms(get('package', (x) => x.p99))} | ${int(bad)} |`,
+        row([
+          target,
+          int(get('simple', (x) => x.reqPerS)),
+          ms(get('simple', (x) => x.p50)),
+          ms(get('simple', (x) => x.p99)),
+          int(get('package', (x) => x.reqPerS)),
+          ms(get('package', (x) => x.p50)),
+          ms(get('package', (x) => x.p99)),
+          int(bad),
+        ]),
       );
     }
   }
@@ -181,8 +213,17 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     for (const o of c.overload) {
       const r = o.reference;
       lines.push(
-        `| ${o.target} | ${int(r.clients)} | ${int(r.samples)} | ${int(r.failedSamples)} | ${JSON.stringify(r.failures)} | ${int(r.retryAfter503)} | ` +
-          `${ms(r.latency.p95)} | ${ms(r.bursts[0]?.drainMs ?? 0)} | ${o.healthAfter} |`,
+        row([
+          o.target,
+          int(r.clients),
+          int(r.samples),
+          int(r.failedSamples),
+          JSON.stringify(r.failures),
+          int(r.retryAfter503),
+          ms(r.latency.p95),
+          ms(r.bursts[0]?.drainMs ?? 0),
+          String(o.healthAfter),
+        ]),
       );
     }
   }

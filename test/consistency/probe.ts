@@ -150,7 +150,8 @@ export async function measureLagWithin(urls: string[], project: string, count: n
     const s = summarize(run.lags);
     const pressure = run.cpuPressurePct === null ? '' : `, CPU pressure ${run.cpuPressurePct}%`;
     console.log(
-      `${label}${attempt > 1 ? ' (measured again)' : ''}: ${s.n} uploads, worst lag ${s.worstMs} ms, median ${s.medianMs} ms, p95 ${s.p95Ms} ms${pressure}; slowest ${worstLags(run, urls)}`,
+      `${label}${attempt > 1 ? ' (measured again)' : ''}: ${s.n} uploads, worst lag ${s.worstMs} ms, median ${s.medianMs} ms, ` +
+        `p95 ${s.p95Ms} ms${pressure}; slowest ${worstLags(run, urls)}`,
     );
     if (run.lags.some((l) => Number.isNaN(l)) || s.worstMs < boundMs) break;
   }

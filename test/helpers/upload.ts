@@ -2,6 +2,7 @@
 // uploads and want each one to cost a few milliseconds, so the wheels are built in-process too.
 import { createHash, randomBytes } from 'node:crypto';
 import { writeZip } from '../../bench/lib/zip.js';
+import { contentPart, fieldParts, multipart, postForm, twineFields } from './forms.js';
 
 export interface Wheel {
   filename: string;
@@ -53,9 +54,8 @@ export function wheelBytes(name: string, version: string, opts: WheelOptions = {
 }
 
 /**
- * A legacy-API file_upload with the fields twine sends, over node's fetch and FormData.
- * Name and version come from the filename unless `fields` says otherwise; `auth` is a full
- * Authorization header value.
+ * A legacy-API file_upload with the fields twine sends. Name and version come from the filename
+ * unless `fields` says otherwise; `auth` is a full Authorization header value.
  */
 export async function uploadWheel(
   url: string,
@@ -63,21 +63,10 @@ export async function uploadWheel(
   fields: Record<string, string> = {},
   auth?: string,
 ): Promise<{ status: number; text: string }> {
-  const [name = '', version = ''] = wheel.filename.split('-');
-  const form = new FormData();
-  const all: Record<string, string> = {
-    ':action': 'file_upload',
-    protocol_version: '1',
-    name,
-    version,
-    filetype: 'bdist_wheel',
-    pyversion: 'py3',
-    metadata_version: '2.1',
-    sha256_digest: createHash('sha256').update(wheel.bytes).digest('hex'),
-    ...fields,
-  };
-  for (const [k, v] of Object.entries(all)) form.append(k, v);
-  form.append('content', new Blob([new Uint8Array(wheel.bytes)], { type: 'application/octet-stream' }), wheel.filename);
-  const res = await fetch(`${url.replace(/\/$/, '')}/`, { method: 'POST', body: form, headers: auth ? { authorization: auth } : {} });
-  return { status: res.status, text: await res.text() };
+  const { status, text } = await postForm(
+    url,
+    multipart([...fieldParts(twineFields(wheel, fields)), contentPart(wheel)]),
+    auth ? { authorization: auth } : {},
+  );
+  return { status, text };
 }

@@ -83,9 +83,9 @@ describe('an sdist that inflates to far more than its size', () => {
     const member = pack.entry({ name: 'bomb-1.0/zeros.bin', size: big });
     const chunk = Buffer.alloc(1024 * 1024);
     for (let sent = 0; sent < big; sent += chunk.length) {
-      if (!member.write(chunk)) await new Promise((r) => member.once('drain', r));
+      if (!member.write(chunk)) await new Promise<void>((r) => member.once('drain', () => r()));
     }
-    member.end();
+    member.end(() => undefined);
     pack.entry({ name: 'bomb-1.0/PKG-INFO' }, 'Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n');
     pack.finalize();
     await writing;
