@@ -346,7 +346,7 @@ describe('a writer that died after publishing a file but before bumping the gene
     const pollOnly = await startServer({ root, args: OPEN });
     servers.push(pollOnly);
     const all = [...rescanning, pollOnly];
-    const rescansOf = async (s: RunningServer) => (await metrics(s.url)).get('wheelhouse_rescans')!;
+    const rescansOf = async (s: RunningServer) => (await metrics(s.url)).get('wheelhouse_rescans_total')!;
     const tokenBefore = await Promise.all(all.map(async (s) => (await health(s.url)).generation));
     const rescansBefore = await Promise.all(rescanning.map(rescansOf));
 
