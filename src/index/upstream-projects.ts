@@ -314,7 +314,8 @@ export class UpstreamProjects {
     try {
       const fetched = await this.opts.source.fetchProject(name, { etag });
       this.exchanged('page', fetched.kind === 'page' ? 'ok' : fetched.kind, started, null);
-      return fetched;
+      // Ages are measured on one clock, this one.
+      return { ...fetched, fetchedAt: this.now() };
     } catch (err) {
       this.exchanged('page', err instanceof UpstreamError ? err.kind : 'error', started, err);
       throw err;
