@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import type { AutocannonResult } from './drivers/autocannon.js';
 import type { PiplikeResult } from './drivers/piplike.js';
 import type { ReferenceResult } from './drivers/reference.js';
+import type { UpstreamBenchResult } from './upstream.js';
 import { median } from './lib/stats.js';
 
 export interface FsOpsResult {
@@ -36,6 +37,7 @@ export interface Collected {
   autocannon: Array<Tagged<AutocannonResult>>;
   fsops: FsOpsResult[];
   overload: OverloadResult[];
+  upstream: UpstreamBenchResult[];
   notes: string[];
 }
 
@@ -183,6 +185,33 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
       lines.push(
         `| ${o.target} | ${int(r.clients)} | ${int(r.samples)} | ${int(r.failedSamples)} | ${JSON.stringify(r.failures)} | ${int(r.retryAfter503)} | ` +
           `${ms(r.latency.p95)} | ${ms(r.bursts[0]?.drainMs ?? 0)} | ${o.healthAfter} |`,
+      );
+    }
+  }
+
+  if (c.upstream.length) {
+    lines.push('');
+    lines.push('## Upstream cache (pip-like burst of real wheels through --upstream)');
+    lines.push('');
+    lines.push(
+      `The pip-like burst (${c.upstream[0]!.clients} clients) on local files, then against a wheelhouse with an empty volume whose ` +
+        '--upstream is a fake PyPI holding the same wheels: the first burst fills the cache (cold), the next ones run through it (warm). ' +
+        'Upstream requests of the cold burst are counted at the upstream; ' +
+        'the bound is one per process for each page, file and metadata file.',
+    );
+    lines.push('');
+    lines.push(
+      '| target | mode | local drain | warm drain | warm / local | cold drain | cold installed | upstream: pages / files / metadata | ' +
+        'asked: projects / files | most per URL | upstream requests while warm |',
+    );
+    lines.push('|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|');
+    for (const u of c.upstream) {
+      const k = u.coldUpstream;
+      lines.push(
+        `| ${u.target} | ${u.mode} | ${ms(med(u.local, (r) => r.drainMs))} | ${ms(med(u.warm, (r) => r.drainMs))} | ` +
+          `${u.ratio.toFixed(2)} | ` +
+          `${ms(u.cold.drainMs)} | ${u.cold.installed} / ${u.cold.clients} | ${k.pages} / ${k.files} / ${k.metadata} | ` +
+          `${k.distinctProjects} / ${k.distinctFiles} | ${k.maxPerPath} | ${u.warmUpstreamRequests} |`,
       );
     }
   }
