@@ -190,6 +190,16 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
   }
 
   if (c.upstream.length) {
+    const failed = (runs: PiplikeResult[]) => {
+      const all: Record<string, number> = {};
+      for (const r of runs) for (const [k, n] of Object.entries(r.failures)) all[k] = (all[k] ?? 0) + n;
+      const total = Object.values(all).reduce((a, b) => a + b, 0);
+      return total === 0
+        ? '0'
+        : `${total} (${Object.entries(all)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(', ')})`;
+    };
     lines.push('');
     lines.push('## Upstream cache (pip-like burst of real wheels through --upstream)');
     lines.push('');
@@ -202,16 +212,17 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     lines.push('');
     lines.push(
       '| target | mode | local drain | warm drain | warm / local | cold drain | cold installed | upstream: pages / files / metadata | ' +
-        'asked: projects / files | most per URL | upstream requests while warm |',
+        'asked: projects / files | most per URL | upstream requests while warm | failed requests, local / warm |',
     );
-    lines.push('|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|');
     for (const u of c.upstream) {
       const k = u.coldUpstream;
       lines.push(
         `| ${u.target} | ${u.mode} | ${ms(med(u.local, (r) => r.drainMs))} | ${ms(med(u.warm, (r) => r.drainMs))} | ` +
           `${u.ratio.toFixed(2)} | ` +
           `${ms(u.cold.drainMs)} | ${u.cold.installed} / ${u.cold.clients} | ${k.pages} / ${k.files} / ${k.metadata} | ` +
-          `${k.distinctProjects} / ${k.distinctFiles} | ${k.maxPerPath} | ${u.warmUpstreamRequests} |`,
+          `${k.distinctProjects} / ${k.distinctFiles} | ${k.maxPerPath} | ${u.warmUpstreamRequests} | ` +
+          `${failed(u.local)} / ${failed(u.warm)} |`,
       );
     }
   }
