@@ -58,8 +58,11 @@ export async function simpleRoutes(app: FastifyInstance, { index, config, upstre
     }
     const project = index.project(name);
     if (!project) {
-      const remote = upstream ? await upstream.project(name) : null;
-      if (upstream && remote) return sendPage(request, reply, upstream.page(remote, pickFormat(request)), config.pageCacheControl);
+      if (!upstream) return notFound(reply, name, config);
+      // Negotiated first: a request no page can answer costs the upstream nothing.
+      const format = pickFormat(request);
+      const remote = await upstream.project(name);
+      if (remote) return sendPage(request, reply, upstream.page(remote, format), config.pageCacheControl);
       return notFound(reply, name, config);
     }
     return sendPage(request, reply, index.pages.project(project, pickFormat(request)), config.pageCacheControl);

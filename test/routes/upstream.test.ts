@@ -34,7 +34,14 @@ afterEach(async () => {
 });
 
 async function setup(
-  opts: { files?: string[]; local?: string[]; args?: string[]; upstream?: Partial<FakeUpstreamOptions> } = {},
+  opts: {
+    files?: string[];
+    local?: string[];
+    args?: string[];
+    /** Arguments that need the upstream's address (with --upstream among them, it replaces the plain one). */
+    argsFor?: (up: FakeUpstream) => string[];
+    upstream?: Partial<FakeUpstreamOptions>;
+  } = {},
 ): Promise<Setup> {
   const temp = tempDir('wh-upstream-routes-');
   const root = temp.dir;
@@ -42,7 +49,12 @@ async function setup(
   for (const f of opts.local ?? []) await copyFile(f, path.join(root, path.basename(f)));
   const up = await startUpstream({ files: opts.files ?? distFiles('whtest?pyreq-*'), ...opts.upstream });
   undo.push(() => up.stop());
-  const { app, index, live } = await buildTestApp(root, ['--upstream', up.indexUrl, ...(opts.args ?? [])]);
+  const upstreamArgs = opts.argsFor?.(up) ?? [];
+  const { app, index, live } = await buildTestApp(root, [
+    ...(upstreamArgs.includes('--upstream') ? [] : ['--upstream', up.indexUrl]),
+    ...upstreamArgs,
+    ...(opts.args ?? []),
+  ]);
   undo.push(() => app.close());
   return { app, index, live, up, root };
 }
@@ -194,6 +206,33 @@ describe('a project no local file claims', () => {
   });
 });
 
+describe('an upstream that asks for a login', () => {
+  it.each([
+    ['--upstream-credentials', () => ['--upstream-credentials', 'ci:s3cr:et']],
+    ['credentials in the URL', (u: FakeUpstream) => ['--upstream', u.indexUrl.replace('http://', 'http://ci:s3cr%3Aet@')]],
+  ])('gets them from %s, and sends them to the index host only, never to the file host', async (_how, args) => {
+    const { app, up } = await setup({ upstream: { auth: { username: 'ci', password: 's3cr:et' } }, argsFor: args });
+    expect((await app.inject({ url: '/simple/whtest-pyreq/' })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/packages/${PYREQ_WHEEL}` })).statusCode).toBe(200);
+    const byServer = (server: string) => up.requests.filter((r) => r.server === server);
+    expect(byServer('index').every((r) => r.status === 200 && r.headers.authorization !== undefined)).toBe(true);
+    expect(byServer('files').length).toBeGreaterThan(0);
+    expect(byServer('files').every((r) => r.headers.authorization === undefined)).toBe(true);
+  });
+
+  it('answers 502 naming the upstream when the login is refused', async () => {
+    const { app, up } = await setup({
+      upstream: { auth: { username: 'ci', password: 's3cret' } },
+      args: ['--upstream-credentials', 'ci:wrong'],
+    });
+    const res = await app.inject({ url: '/simple/whtest-pyreq/' });
+    expect(res.statusCode).toBe(502);
+    expect(res.body).toContain('401');
+    expect(res.body).toContain(up.indexUrl);
+    expect(res.body).not.toContain('wrong');
+  });
+});
+
 describe('local always wins', () => {
   it('never asks the upstream about a project with a local file, even for a higher version it offers', async () => {
     const higher = await makeWheel({ name: 'whtest-chain-a', version: '9.0' });
@@ -281,6 +320,29 @@ describe('when the upstream fails', () => {
     expect(health.statusCode).toBe(200);
     expect(health.json()).toMatchObject({ status: 'ok', upstream: { url: up.indexUrl, offline: false } });
     expect(health.json<{ upstream: { lastError: string } }>().upstream.lastError).toContain('unreachable');
+  });
+
+  it('holds up only the clients of a project whose upstream page is slow, never other projects or local ones', async () => {
+    const { app, up } = await setup({
+      files: distFiles('whtest?*-*'),
+      local: [distFile('whtest_top-1.0-*.whl')],
+      args: ['--upstream-timeout', '5s'],
+    });
+    up.fault({ project: 'whtest-base' }, { kind: 'hang' });
+    let slowDone = false;
+    const slow = app.inject({ url: '/simple/whtest-base/' }).then((r) => {
+      slowDone = true;
+      return r;
+    });
+    const [other, local, file] = await Promise.all([
+      app.inject({ url: '/simple/whtest-left/' }),
+      app.inject({ url: '/simple/whtest-top/' }),
+      app.inject({ url: '/packages/whtest_right-1.0-py2.py3-none-any.whl' }),
+    ]);
+    expect([other.statusCode, local.statusCode, file.statusCode]).toEqual([200, 200, 200]);
+    expect(slowDone).toBe(false);
+    await up.stop();
+    expect((await slow).statusCode).toBe(502);
   });
 
   it('remembers an upstream 404 for a while: a burst for a missing name costs one upstream request', async () => {
