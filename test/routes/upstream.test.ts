@@ -2,7 +2,8 @@
 // volume and a real fake upstream on loopback: pages, files and metadata under this server's URLs,
 // local always winning, denied names, failures of the upstream as 502/504 (never 404), checks on
 // every download, offline mode, what /metrics and /health say, and a burst costing one request.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { copyFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -230,6 +231,67 @@ describe('an upstream that asks for a login', () => {
     expect(res.body).toContain('401');
     expect(res.body).toContain(up.indexUrl);
     expect(res.body).not.toContain('wrong');
+  });
+});
+
+describe('downloads from the cache', () => {
+  /** Counts calls into the file system (fs.promises and open file handles) while fn runs. */
+  async function fsCalls(fn: () => Promise<unknown>): Promise<Record<string, number>> {
+    const probe = await fsp.open(__filename, 'r');
+    const handleProto = Object.getPrototypeOf(probe) as Record<string, unknown>;
+    await probe.close();
+    const counts: Record<string, number> = {};
+    const restore: (() => void)[] = [];
+    const wrap = (target: Record<string, unknown>, names: string[], prefix: string) => {
+      for (const name of names) {
+        const original = target[name] as (...a: unknown[]) => unknown;
+        target[name] = function (this: unknown, ...args: unknown[]) {
+          counts[prefix + name] = (counts[prefix + name] ?? 0) + 1;
+          return original.apply(this, args);
+        };
+        restore.push(() => (target[name] = original));
+      }
+    };
+    wrap(fsp, ['open', 'stat', 'lstat', 'readdir', 'readFile', 'access', 'utimes', 'realpath'], '');
+    wrap(handleProto, ['stat', 'read'], 'handle.');
+    try {
+      await fn();
+    } finally {
+      for (const r of restore) r();
+    }
+    return counts;
+  }
+
+  it('costs no more file-system calls per download than a local file of the same size', async () => {
+    // Above --file-cache-max-file (256 KiB): streamed from the volume each time, local and upstream alike.
+    const payload = { 'big/data.txt': randomBytes(300_000).toString('base64') };
+    const own = await makeWheel({ name: 'whtest-own', version: '1.0', extraFiles: payload });
+    const theirs = await makeWheel({ name: 'whtest-theirs', version: '1.0', extraFiles: payload });
+    const smallOwn = await makeWheel({ name: 'whtest-own-small', version: '1.0' });
+    const smallTheirs = await makeWheel({ name: 'whtest-theirs-small', version: '1.0' });
+    const { app } = await setup({ files: [theirs.path, smallTheirs.path], local: [own.path, smallOwn.path] });
+    const download = async (filename: string) => {
+      const res = await app.inject({ url: `/packages/${filename}` });
+      expect(res.statusCode).toBe(200);
+    };
+    for (const w of [own, theirs, smallOwn, smallTheirs]) await download(w.filename);
+    const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    for (const [local, remote] of [
+      [own, theirs],
+      [smallOwn, smallTheirs],
+    ] as const) {
+      const localCalls = await fsCalls(async () => {
+        for (let i = 0; i < 20; i++) await download(local.filename);
+      });
+      const remoteCalls = await fsCalls(async () => {
+        for (let i = 0; i < 20; i++) await download(remote.filename);
+      });
+      expect(total(remoteCalls), `${JSON.stringify(remoteCalls)} against ${JSON.stringify(localCalls)}`).toBeLessThanOrEqual(
+        total(localCalls),
+      );
+      expect(remoteCalls.stat ?? 0).toBe(0);
+      expect(remoteCalls['handle.stat'] ?? 0).toBe(0);
+    }
   });
 });
 
