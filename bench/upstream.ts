@@ -15,7 +15,7 @@ import { onCleanup } from './lib/procs.js';
 import { median } from './lib/stats.js';
 import { linkTree, REPO, startWheelhouse, type Credentials } from './targets.js';
 
-export const UPSTREAM_HELPER = join(REPO, 'test', 'helpers', 'upstream-server.ts');
+const UPSTREAM_HELPER = join(REPO, 'test', 'helpers', 'upstream-server.ts');
 
 /** The part of the fake upstream the bench uses. */
 interface FakeUpstream {

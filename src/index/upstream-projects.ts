@@ -472,7 +472,7 @@ function versionsOf(files: readonly UpstreamFile[]): { versions: string[]; lates
 }
 
 /** The view of a parsed upstream page: files in version order, looked up by name, fingerprinted. */
-export function buildProject(name: string, page: UpstreamPage): UpstreamProject {
+function buildProject(name: string, page: UpstreamPage): UpstreamProject {
   const files = [...page.files].sort(
     (a, b) => compareVersions(a.version, b.version) || (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0),
   );
