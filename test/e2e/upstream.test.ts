@@ -17,6 +17,8 @@ import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream-server.js';
 
 const OPEN = ['--authenticate', '.', '--passwords', '.', '--watch', 'off'];
+/** Several pip and poetry runs in one test, on a machine that may be busy with other suites. */
+const SLOW = 300_000;
 const out = (r: RunResult): string => `${r.stdout}\n${r.stderr}`;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -94,7 +96,7 @@ afterAll(async () => {
 
 const CHAIN = { 'whtest-chain-a': '1.0', 'whtest-chain-b': '1.0', 'whtest-chain-c': '1.0' };
 
-describe('installs through one index, private and public together', () => {
+describe('installs through one index, private and public together', { timeout: SLOW }, () => {
   for (const version of ['18.1', 'newest']) {
     it(`pip ${version} installs a chain and a diamond whose heads are private and whose dependencies come from upstream`, async () => {
       const pip = pipByVersion(version);
@@ -170,7 +172,7 @@ describe('installs through one index, private and public together', () => {
   });
 });
 
-describe('three processes on one volume', () => {
+describe('three processes on one volume', { timeout: SLOW }, () => {
   it('a burst of 510 clients on an uncached project and file costs at most one upstream request per process', async () => {
     b = await start(upstreamArgs);
     c = await start(upstreamArgs);
@@ -219,7 +221,7 @@ describe('three processes on one volume', () => {
   });
 });
 
-describe('with the upstream stopped', () => {
+describe('with the upstream stopped', { timeout: SLOW }, () => {
   it('installs again on fresh targets from the cache, with pip 18.1 and the newest pip', async () => {
     await up.stop();
     for (const version of ['18.1', 'newest']) {
@@ -260,14 +262,14 @@ describe('with the upstream stopped', () => {
     const { result, installed } = await pipInstall(pipByVersion('newest'), `${offline.url}/simple/`, ['whtest-chain-a']);
     expect(result.code, out(result)).toBe(0);
     expect(installed).toEqual(CHAIN);
-    const missing = await fetch(`${offline.url}/simple/whtest-never-seen/`);
+    const missing = await fetch(`${offline.url}/simple/whtest-offline-unseen/`);
     expect(missing.status).toBe(404);
     expect(await missing.text()).toContain('--upstream-offline');
     expect(up.requests).toEqual([]);
   });
 });
 
-describe('the size limit', () => {
+describe('the size limit', { timeout: SLOW }, () => {
   it('evicts the least recently used upstream files to stay under --upstream-cache-max-size, never a local file', async () => {
     const evictTemp = tempDir('wh-e2e-upstream-evict-');
     const evictRoot = evictTemp.dir;
