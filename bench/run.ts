@@ -15,6 +15,7 @@ import { basicAuth, get, makeAgent } from './lib/http.js';
 import { aptInstall, installSignalHandlers, runCleanups } from './lib/procs.js';
 import { median } from './lib/stats.js';
 import { summaryMarkdown, type Collected, type FsOpsResult } from './summary.js';
+import { runUpstreamProfile } from './upstream.js';
 import {
   ALL_TARGETS,
   DEFAULT_TARGETS,
@@ -29,7 +30,9 @@ import {
 
 const USAGE = `npm run bench -- [options]
 
-  --profile P          reference | piplike | autocannon | overload | all (default: all = the first three); comma list allowed
+  --profile P          reference | piplike | autocannon | overload | upstream | all (default: all = reference, piplike,
+                       autocannon, upstream); comma list allowed. upstream: the pip-like burst through --upstream (a fake
+                       PyPI) cold and warm, against the same burst on local files; targets wheelhouse and wheelhouse-2w
   --targets LIST       ${ALL_TARGETS.join(',')} (default: ${DEFAULT_TARGETS.join(',')})
   --duration S         length of the reference profile in seconds (default 300)
   --runs N             repeat each profile N times and report medians (default 1)
@@ -75,10 +78,10 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon'] : values.profile.split(',');
+  const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon', 'upstream'] : values.profile.split(',');
   if (values.overload && !profileList.includes('overload')) profileList.push('overload');
   for (const p of profileList) {
-    if (!['reference', 'piplike', 'autocannon', 'overload'].includes(p)) throw new Error(`unknown profile ${p}\n\n${USAGE}`);
+    if (!['reference', 'piplike', 'autocannon', 'overload', 'upstream'].includes(p)) throw new Error(`unknown profile ${p}\n\n${USAGE}`);
   }
   const targets = (values.targets ? values.targets.split(',') : DEFAULT_TARGETS) as TargetName[];
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}\n\n${USAGE}`);
@@ -182,7 +185,7 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
   const outDir = resolve(o.out ?? join(REPO, 'bench', 'results', stamp));
   await mkdir(outDir, { recursive: true });
-  const collected: Collected = { reference: [], cold: [], piplike: [], autocannon: [], fsops: [], overload: [], notes: [] };
+  const collected: Collected = { reference: [], cold: [], piplike: [], autocannon: [], fsops: [], overload: [], upstream: [], notes: [] };
   const save = (name: string, data: unknown) => writeFile(join(outDir, `${name}.json`), JSON.stringify(data, null, 1));
   const needsReference = o.profiles.has('reference') || o.profiles.has('autocannon') || o.profiles.has('overload');
 
@@ -298,6 +301,7 @@ async function main(): Promise<void> {
         else collected.notes.push('pip-like: no wheel found on the index root page; skipped');
       }
       if (o.profiles.has('overload')) await overload(target);
+      if (o.profiles.has('upstream')) collected.notes.push('upstream: needs a server it starts itself (not with --url); skipped');
     } else {
       ensureBuilt(log);
       const refCorpus = needsReference
@@ -307,13 +311,14 @@ async function main(): Promise<void> {
           )
         : undefined;
       if (refCorpus) referenceProjects = projectsOf(refCorpus).size;
-      const realCorpus = o.profiles.has('piplike')
-        ? await makeRealCorpus(join(REPO, 'bench', 'results', 'corpus-real'), {
-            ...(o.wheelsFrom ? { source: o.wheelsFrom } : {}),
-            maxFiles: o.quick ? Math.min(20, o.realFiles) : o.realFiles,
-            maxBytes: o.maxWheelBytes,
-          })
-        : undefined;
+      const realCorpus =
+        o.profiles.has('piplike') || o.profiles.has('upstream')
+          ? await makeRealCorpus(join(REPO, 'bench', 'results', 'corpus-real'), {
+              ...(o.wheelsFrom ? { source: o.wheelsFrom } : {}),
+              maxFiles: o.quick ? Math.min(20, o.realFiles) : o.realFiles,
+              maxBytes: o.maxWheelBytes,
+            })
+          : undefined;
       const work = await makeTempDir('wh-bench-');
       log(`work dir: ${work}`);
       const creds = await makeCredentials(work);
@@ -333,12 +338,29 @@ async function main(): Promise<void> {
               await target.stop();
             }
           }
-          if (realCorpus) {
+          if (realCorpus && o.profiles.has('piplike')) {
             const target = await startTarget(name, { ...ctx, corpus: realCorpus });
             try {
               await piplikeProfiles(target, realCorpus.files);
             } finally {
               await target.stop();
+            }
+          }
+          if (realCorpus && o.profiles.has('upstream') && (name === 'wheelhouse' || name === 'wheelhouse-2w')) {
+            const results = await runUpstreamProfile({
+              corpus: realCorpus,
+              creds,
+              workDir: work,
+              target: name,
+              workers: name === 'wheelhouse' ? 1 : 2,
+              clients: o.clients,
+              modes: o.pipModes,
+              runs: o.runs,
+              log,
+            });
+            for (const r of results) {
+              collected.upstream.push(r);
+              await save(`upstream-${r.mode}-${name}`, r);
             }
           }
           if (refCorpus && o.profiles.has('overload')) {

@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import type { AutocannonResult } from './drivers/autocannon.js';
 import type { PiplikeResult } from './drivers/piplike.js';
 import type { ReferenceResult } from './drivers/reference.js';
+import type { UpstreamBenchResult } from './upstream.js';
 import { median } from './lib/stats.js';
 
 /** One Markdown table row. */
@@ -39,6 +40,7 @@ export interface Collected {
   autocannon: Array<Tagged<AutocannonResult>>;
   fsops: FsOpsResult[];
   overload: OverloadResult[];
+  upstream: UpstreamBenchResult[];
   notes: string[];
 }
 
@@ -224,6 +226,44 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
           ms(r.bursts[0]?.drainMs ?? 0),
           String(o.healthAfter),
         ]),
+      );
+    }
+  }
+
+  if (c.upstream.length) {
+    const failed = (runs: PiplikeResult[]) => {
+      const all: Record<string, number> = {};
+      for (const r of runs) for (const [k, n] of Object.entries(r.failures)) all[k] = (all[k] ?? 0) + n;
+      const total = Object.values(all).reduce((a, b) => a + b, 0);
+      return total === 0
+        ? '0'
+        : `${total} (${Object.entries(all)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(', ')})`;
+    };
+    lines.push('');
+    lines.push('## Upstream cache (pip-like burst of real wheels through --upstream)');
+    lines.push('');
+    lines.push(
+      `The pip-like burst (${c.upstream[0]!.clients} clients) on local files, then against a wheelhouse with an empty volume whose ` +
+        '--upstream is a fake PyPI holding the same wheels: the first burst fills the cache (cold), the next ones run through it (warm). ' +
+        'Upstream requests of the cold burst are counted at the upstream; ' +
+        'the bound is one per process for each page, file and metadata file.',
+    );
+    lines.push('');
+    lines.push(
+      '| target | mode | local drain | warm drain | warm / local | cold drain | cold installed | upstream: pages / files / metadata | ' +
+        'asked: projects / files | most per URL | upstream requests while warm | failed requests, local / warm |',
+    );
+    lines.push('|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|');
+    for (const u of c.upstream) {
+      const k = u.coldUpstream;
+      lines.push(
+        `| ${u.target} | ${u.mode} | ${ms(med(u.local, (r) => r.drainMs))} | ${ms(med(u.warm, (r) => r.drainMs))} | ` +
+          `${u.ratio.toFixed(2)} | ` +
+          `${ms(u.cold.drainMs)} | ${u.cold.installed} / ${u.cold.clients} | ${k.pages} / ${k.files} / ${k.metadata} | ` +
+          `${k.distinctProjects} / ${k.distinctFiles} | ${k.maxPerPath} | ${u.warmUpstreamRequests} | ` +
+          `${failed(u.local)} / ${failed(u.warm)} |`,
       );
     }
   }

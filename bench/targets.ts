@@ -63,7 +63,7 @@ export async function makeTempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-async function linkTree(corpus: Corpus, dest: string): Promise<void> {
+export async function linkTree(corpus: Corpus, dest: string): Promise<void> {
   await mkdir(dest, { recursive: true });
   for (const f of corpus.files) await linkOrCopy(join(corpus.filesDir, f.filename), join(dest, f.filename));
 }

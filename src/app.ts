@@ -4,11 +4,13 @@ import type { LoginThrottle } from './auth/throttle.js';
 import type { Config, TrustProxy } from './config.js';
 import { Errors } from './errors.js';
 import type { PackageIndex } from './index/package-index.js';
+import type { UpstreamProjects } from './index/upstream-projects.js';
 import authPlugin from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { pressurePlugin } from './plugins/pressure.js';
 import { securityPlugin } from './plugins/security.js';
+import { upstreamMetricsPlugin } from './plugins/upstream-metrics.js';
 import { browseRoutes } from './routes/browse.js';
 import { opsRoutes } from './routes/ops.js';
 import { packageRoutes } from './routes/packages.js';
@@ -17,6 +19,7 @@ import { redirectRoutes } from './routes/redirects.js';
 import { simpleRoutes } from './routes/simple.js';
 import { uploadRoutes } from './routes/upload.js';
 import { yankRoutes } from './routes/yank.js';
+import type { UpstreamCacheStats } from './store/upstream-cache.js';
 
 export interface AppDeps {
   index: PackageIndex;
@@ -24,6 +27,8 @@ export interface AppDeps {
   credentials: Credentials | null;
   throttle: LoginThrottle;
   logger?: FastifyServerOptions['loggerInstance'];
+  /** The upstream index (--upstream), null when none is configured. */
+  upstream?: { projects: UpstreamProjects; cacheStats: () => UpstreamCacheStats } | null;
 }
 
 /** Fastify's trust function for the configured proxies: exactly that many hops, or exactly those addresses. */
@@ -97,6 +102,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     pages: deps.index.pages.cache,
     auth: deps.credentials ? { credentials: deps.credentials.stats, throttled: () => authStats.refused } : null,
   });
+  if (deps.upstream) await app.register(upstreamMetricsPlugin, { upstream: deps.upstream.projects, cache: deps.upstream.cacheStats });
   await app.register(authPlugin, {
     policy: config.auth,
     realm: config.realm,
@@ -106,7 +112,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
 
-  const opts = { index: deps.index, config };
+  const opts = { index: deps.index, config, upstream: deps.upstream?.projects ?? null };
   await app.register(opsRoutes, opts); //          GET /health, GET /metrics
   await app.register(browseRoutes, opts); //       GET /, /project/<name>/[<version>/], /search, /static/<asset>  (people)
   await app.register(simpleRoutes, opts); //       GET /simple/, /simple/<project>/  (PEP 503 / 691)

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { ProjectMatcher } from './pypi/project-patterns.js';
 
 /** The actions a login can be required for, as pypiserver's `-a` names them. */
 export const ACTIONS = ['download', 'list', 'update'] as const;
@@ -84,6 +85,19 @@ const trustProxy = z.string().transform((raw, ctx): TrustProxy => {
   }
   return list;
 });
+
+/** Project names and `*` patterns, comma-separated (`mycorp-*, internal-tools`). */
+const projectPatterns = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    try {
+      return new ProjectMatcher((raw ?? '').split(',').filter((p) => p.trim() !== ''));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 interface OptionSpec {
   flag: string;
@@ -209,6 +223,66 @@ export const OPTIONS = {
     type: 'string',
     help: 'Redirect unknown projects here (e.g. https://pypi.org/simple/). Default: 404.',
   },
+  upstream: {
+    flag: 'upstream',
+    env: 'WHEELHOUSE_UPSTREAM',
+    type: 'string',
+    help: 'Upstream index (PEP 503/691, e.g. https://pypi.org/simple/) cached for projects with no local file. Default: none.',
+  },
+  upstreamCredentials: {
+    flag: 'upstream-credentials',
+    env: 'WHEELHOUSE_UPSTREAM_CREDENTIALS',
+    type: 'string',
+    help: 'user:password for the upstream index (instead of credentials in its URL).',
+  },
+  upstreamTtl: {
+    flag: 'upstream-ttl',
+    env: 'WHEELHOUSE_UPSTREAM_TTL',
+    type: 'string',
+    default: '10m',
+    help: 'How long an upstream project page is served before it is revalidated (ETag).',
+  },
+  upstreamNegativeTtl: {
+    flag: 'upstream-negative-ttl',
+    env: 'WHEELHOUSE_UPSTREAM_NEGATIVE_TTL',
+    type: 'string',
+    default: '1m',
+    help: 'How long an upstream 404 is remembered.',
+  },
+  upstreamTimeout: {
+    flag: 'upstream-timeout',
+    env: 'WHEELHOUSE_UPSTREAM_TIMEOUT',
+    type: 'string',
+    default: '10s',
+    help: 'Limit for an upstream page, and for a file until its first bytes (then per pause between bytes).',
+  },
+  upstreamRetryAfter: {
+    flag: 'upstream-retry-after',
+    env: 'WHEELHOUSE_UPSTREAM_RETRY_AFTER',
+    type: 'string',
+    default: '30s',
+    help: 'After a failed revalidation, how long the cached page is served before the upstream is asked again.',
+  },
+  upstreamDeny: {
+    flag: 'upstream-deny',
+    env: 'WHEELHOUSE_UPSTREAM_DENY',
+    type: 'string',
+    help: 'Project names never fetched from upstream: comma list of names or patterns (mycorp-*).',
+  },
+  upstreamOffline: {
+    flag: 'upstream-offline',
+    env: 'WHEELHOUSE_UPSTREAM_OFFLINE',
+    type: 'boolean',
+    default: 'false',
+    help: 'Never ask the upstream: serve only what is cached.',
+  },
+  upstreamCacheMaxSize: {
+    flag: 'upstream-cache-max-size',
+    env: 'WHEELHOUSE_UPSTREAM_CACHE_MAX_SIZE',
+    type: 'string',
+    default: '10GiB',
+    help: 'Bytes of upstream files kept on the volume; the least recently used go first.',
+  },
   pageCacheControl: {
     flag: 'page-cache-control',
     env: 'WHEELHOUSE_PAGE_CACHE_CONTROL',
@@ -333,6 +407,18 @@ const schema = z
     overwrite: bool,
     maxUploadSize: size.pipe(z.number().min(1)),
     fallbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+    upstream: z.url({ protocol: /^https?$/ }).optional(),
+    upstreamCredentials: z
+      .string()
+      .regex(/^[^:]*:/, 'expected user:password')
+      .optional(),
+    upstreamTtl: duration.pipe(z.number().min(1000, 'must be at least 1s')),
+    upstreamNegativeTtl: duration,
+    upstreamTimeout: duration.pipe(z.number().min(100, 'must be at least 100ms')),
+    upstreamRetryAfter: duration.pipe(z.number().min(100, 'must be at least 100ms')),
+    upstreamDeny: projectPatterns,
+    upstreamOffline: bool,
+    upstreamCacheMaxSize: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MiB')),
     pageCacheControl: z.string(),
     fileCacheControl: z.string(),
     pageCacheSize: size,
@@ -374,6 +460,20 @@ const schema = z
         message:
           `requires a login for ${reads.join(', ')}, but no users are configured: pass --passwords FILE (WHEELHOUSE_PASSWORDS), ` +
           '--htpasswd (WHEELHOUSE_HTPASSWD) or --username/--password; for a fully open server pass --authenticate . --passwords .',
+      });
+    }
+    if (c.upstreamOffline && !c.upstream) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreamOffline'],
+        message: 'needs --upstream (WHEELHOUSE_UPSTREAM): the index whose cache is served',
+      });
+    }
+    if (c.upstream && c.fallbackUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fallbackUrl'],
+        message: 'cannot be used with --upstream: unknown projects are fetched from the upstream instead of redirected',
       });
     }
   });

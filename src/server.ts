@@ -8,8 +8,12 @@ import type { Config } from './config.js';
 import { LiveIndex } from './index/live-index.js';
 import { PackageIndex } from './index/package-index.js';
 import { Refresher } from './index/refresher.js';
+import { UpstreamProjects } from './index/upstream-projects.js';
 import { readFresh } from './store/fs-util.js';
+import { UpstreamCache } from './store/upstream-cache.js';
 import { Volume } from './store/volume.js';
+import { UpstreamClient } from './upstream/client.js';
+import { version } from './version.js';
 
 /** One server process's parts, wired. main.ts runs it; tests build the same thing in-process. */
 export interface Server {
@@ -18,6 +22,8 @@ export interface Server {
   live: LiveIndex;
   index: PackageIndex;
   credentials: Credentials | null;
+  /** Projects served from the upstream index, null without --upstream. */
+  upstream: UpstreamProjects | null;
   app: FastifyInstance;
   /** First full scan of the volume. */
   load(): Promise<void>;
@@ -62,6 +68,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     ...(opts.announceWrite ? { announceWrite: opts.announceWrite } : {}),
   });
 
+  const upstream = config.upstream ? makeUpstream(config, index, log) : null;
+
   const checker = new PasswordChecker({ threads: CHECK_THREADS, maxQueued: CHECK_QUEUE });
   let credentials: Credentials | null = null;
   try {
@@ -84,6 +92,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     credentials,
     throttle: opts.throttle ?? new LocalThrottle(),
     ...(opts.log ? { logger: opts.log } : {}),
+    upstream: upstream ? { projects: upstream.projects, cacheStats: () => upstream.cache.stats() } : null,
   });
   const refresher = new Refresher(live, volume, {
     refreshInterval: config.refreshInterval,
@@ -92,7 +101,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     incomingMaxAge: config.incomingMaxAge,
     log: log.child({ part: 'refresher' }),
   });
+  let upstreamRescans: NodeJS.Timeout | null = null;
   app.addHook('onClose', async () => {
+    if (upstreamRescans) clearInterval(upstreamRescans);
     await refresher.stop();
     await checker.close();
   });
@@ -103,9 +114,67 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     live,
     index,
     credentials,
+    upstream: upstream?.projects ?? null,
     app,
-    load: () => live.load(),
-    startRefreshing: () => refresher.start(),
+    load: async () => {
+      await live.load();
+      await upstream?.init();
+    },
+    startRefreshing: async () => {
+      await refresher.start();
+      if (upstream) {
+        // Files other tasks cached or evicted: caught up with at the pace of the volume's full rescans.
+        upstreamRescans = setInterval(() => void upstream.rescan(), config.rescanInterval);
+        upstreamRescans.unref();
+      }
+    },
     close: () => app.close(),
+  };
+}
+
+/** The upstream index's parts: the client, the cache on the volume, and what the routes see. */
+function makeUpstream(config: Config, index: PackageIndex, log: Logger) {
+  const upstreamLog = log.child({ part: 'upstream' });
+  const client = new UpstreamClient({
+    url: config.upstream ?? '',
+    credentials: config.upstreamCredentials ?? null,
+    timeoutMs: config.upstreamTimeout,
+    userAgent: `wheelhouse/${version}`,
+  });
+  const cache = new UpstreamCache(config.root, { maxBytes: config.upstreamCacheMaxSize, log: upstreamLog });
+  const projects = new UpstreamProjects({
+    source: client,
+    store: cache,
+    pages: index.pages.cache,
+    isLocal: (name) => index.project(name) !== undefined,
+    deny: config.upstreamDeny,
+    ttlMs: config.upstreamTtl,
+    negativeTtlMs: config.upstreamNegativeTtl,
+    retryAfterMs: config.upstreamRetryAfter,
+    offline: config.upstreamOffline,
+    held: (key, load) => index.held(key, load),
+    heldMaxBytes: config.fileCacheMaxFile,
+    memoryBytes: config.pageCacheSize,
+    log: upstreamLog,
+  });
+  return {
+    projects,
+    cache,
+    async init(): Promise<void> {
+      try {
+        await cache.init();
+      } catch (err) {
+        // Pages are still served from memory and upstream; files fail until the volume can be written.
+        upstreamLog.error({ err }, 'the upstream cache on the volume cannot be set up');
+      }
+      upstreamLog.info({ upstream: client.indexUrl, offline: config.upstreamOffline, cached: cache.stats() }, 'upstream index configured');
+    },
+    async rescan(): Promise<void> {
+      try {
+        await cache.rescan();
+      } catch (err) {
+        upstreamLog.warn({ err }, 'rescan of the upstream cache failed');
+      }
+    },
   };
 }

@@ -46,6 +46,42 @@ describe('configuration', () => {
     expect(() => loadConfig(argv, {})).toThrow(naming);
   });
 
+  it('reads the upstream options: off by default, durations, deny patterns and the cache limit', () => {
+    const off = loadConfig([], {});
+    expect(off.upstream).toBeUndefined();
+    expect(off.upstreamTtl).toBe(600_000);
+    expect(off.upstreamOffline).toBe(false);
+    expect(off.upstreamDeny.matches('anything')).toBe(false);
+    const c = loadConfig(['--upstream-deny', 'MyCorp_*, internal.tools', '--upstream-cache-max-size', '2GiB'], {
+      WHEELHOUSE_UPSTREAM: 'https://pypi.org/simple/',
+      WHEELHOUSE_UPSTREAM_CREDENTIALS: 'ci:s3cr:et',
+      WHEELHOUSE_UPSTREAM_TTL: '90s',
+      WHEELHOUSE_UPSTREAM_OFFLINE: 'true',
+    });
+    expect(c.upstream).toBe('https://pypi.org/simple/');
+    expect(c.upstreamCredentials).toBe('ci:s3cr:et');
+    expect(c.upstreamTtl).toBe(90_000);
+    expect(c.upstreamOffline).toBe(true);
+    expect(c.upstreamCacheMaxSize).toBe(2 * 1024 ** 3);
+    expect(c.upstreamDeny.matches('mycorp-utils')).toBe(true);
+    expect(c.upstreamDeny.matches('Internal_Tools')).toBe(true);
+    expect(c.upstreamDeny.matches('requests')).toBe(false);
+  });
+
+  it.each([
+    [['--upstream', 'ftp://mirror/simple/'], '--upstream / WHEELHOUSE_UPSTREAM'],
+    [
+      ['--upstream', 'https://pypi.org/simple/', '--upstream-credentials', 'no-colon'],
+      '--upstream-credentials / WHEELHOUSE_UPSTREAM_CREDENTIALS',
+    ],
+    [['--upstream', 'https://pypi.org/simple/', '--upstream-deny', 'my corp'], '--upstream-deny / WHEELHOUSE_UPSTREAM_DENY'],
+    [['--upstream-offline'], '--upstream-offline / WHEELHOUSE_UPSTREAM_OFFLINE'],
+    [['--upstream', 'https://pypi.org/simple/', '--fallback-url', 'https://pypi.org/simple/'], '--fallback-url / WHEELHOUSE_FALLBACK_URL'],
+    [['--upstream-ttl', 'later'], '--upstream-ttl / WHEELHOUSE_UPSTREAM_TTL'],
+  ])('stops on the upstream option %j with a message naming it', (argv, naming) => {
+    expect(() => loadConfig(argv, {})).toThrow(naming);
+  });
+
   it('documents every option in the README', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     for (const spec of Object.values(OPTIONS)) {

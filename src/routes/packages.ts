@@ -3,6 +3,7 @@ import { Errors } from '../errors.js';
 import type { IndexedFile } from '../index/snapshot.js';
 import { byteRange, ifRangeHolds, isFresh, sendPage } from './conditional.js';
 import type { RouteOptions } from './simple.js';
+import { findUpstreamPackage, sendUpstreamPackage } from './upstream.js';
 
 type FileParams = { Params: { '*': string } };
 
@@ -14,7 +15,7 @@ function contentTypeOf(filename: string): string {
  * Distribution files and their PEP 658 metadata. Only files the index knows are served, so no
  * spelling of `..`, encoded or not, can reach outside the root: the path is a key, never a path.
  */
-export async function packageRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+export async function packageRoutes(app: FastifyInstance, { index, config, upstream }: RouteOptions): Promise<void> {
   app.get('/packages', { config: { action: 'list' } }, async (_request, reply) => reply.redirect('/packages/', 301));
 
   app.get('/packages/', { config: { action: 'list' } }, async (request, reply) =>
@@ -34,6 +35,9 @@ export async function packageRoutes(app: FastifyInstance, { index, config }: Rou
         const wheel = index.file(rel.slice(0, -'.metadata'.length));
         if (wheel?.metadataSha256) return sendMetadata(request, reply, wheel);
       }
+      // Not a local file: one of a project served from upstream, if any.
+      const remote = upstream ? await findUpstreamPackage(upstream, rel) : null;
+      if (upstream && remote) return sendUpstreamPackage(request, reply, upstream, remote, config.fileCacheControl);
       throw new Errors.FileNotFound(rel.split('/').pop() ?? rel);
     },
   });
