@@ -566,7 +566,13 @@ export function helpText(): string {
     const def = s.default !== undefined ? ` (default: ${s.default})` : '';
     return `  ${flag.padEnd(34)} ${s.env.padEnd(32)} ${s.help}${def}`;
   });
-  return ['Usage: wheelhouse [options] [package-directory]', '', ...rows, '', '  -h, --help  this text;  --version  the version'].join(
-    '\n',
-  );
+  return [
+    'Usage: wheelhouse [options] [package-directory]',
+    '       wheelhouse token create|revoke|inspect ...   (wheelhouse token --help)',
+    '       wheelhouse audit [--since 1d] [--project P] --root DIR',
+    '',
+    ...rows,
+    '',
+    '  -h, --help  this text;  --version  the version',
+  ].join('\n');
 }

@@ -21,6 +21,7 @@ export async function projectJsonRoutes(app: FastifyInstance, { index, config }:
     if (name !== raw) {
       return reply.redirect(`${prefix}/${encodeURIComponent(name)}/${version ? `${encodeURIComponent(version)}/` : ''}json`, 301);
     }
+    request.authorize('download', name);
     const project = index.project(name);
     if (!project) throw new Errors.ProjectNotFound(name);
     let shown: string | undefined;

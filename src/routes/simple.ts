@@ -53,6 +53,7 @@ export async function simpleRoutes(app: FastifyInstance, { index, config }: Rout
     if (name !== request.params.project) {
       return reply.redirect(`/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
     }
+    request.authorize('download', name);
     const project = index.project(name);
     if (!project) return notFound(reply, name, config);
     return sendPage(request, reply, index.pages.project(project, pickFormat(request)), config.pageCacheControl);
