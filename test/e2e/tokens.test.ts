@@ -229,3 +229,44 @@ describe('wheelhouse audit', () => {
     ]);
   });
 });
+
+describe('starting with these options', () => {
+  const start = (args: string[], env: Record<string, string> = {}) =>
+    wheelhouse(['--root', path.join(dir, 'start-root'), '--port', '0', '--workers', '2', ...args], env);
+
+  it.each([
+    [
+      'publishers without a key',
+      ['--trusted-publishers', 'tp.json'],
+      { WHEELHOUSE_TOKEN_KEY: '' },
+      '--trusted-publishers / WHEELHOUSE_TRUSTED_PUBLISHERS: trusted publishing mints API tokens',
+    ],
+    ['a key too short', [], { WHEELHOUSE_TOKEN_KEY: 'short' }, '--token-key / WHEELHOUSE_TOKEN_KEY: key 1 is 5 characters long'],
+    [
+      'an ACL file with a bad line',
+      ['-P', 'ACL_HTPASSWD', '--acl', 'BAD_ACL'],
+      {},
+      '--acl / WHEELHOUSE_ACL: BAD_ACL line 2: unknown action "publish"',
+    ],
+    [
+      'a publishers file that is not JSON',
+      ['--trusted-publishers', 'BAD_TP'],
+      {},
+      '--trusted-publishers / WHEELHOUSE_TRUSTED_PUBLISHERS: BAD_TP: not valid JSON',
+    ],
+    ['a missing ACL file', ['-P', 'ACL_HTPASSWD', '--acl', 'NO_ACL'], {}, '--acl / WHEELHOUSE_ACL: cannot read the ACL file NO_ACL'],
+  ])('stops with exit code 2 naming the option: %s', async (_what, rawArgs, env, message) => {
+    const files: Record<string, string> = {
+      ACL_HTPASSWD: path.join(dir, 'htpasswd'),
+      BAD_ACL: path.join(dir, 'bad.acl'),
+      BAD_TP: path.join(dir, 'bad-publishers.json'),
+      NO_ACL: path.join(dir, 'missing.acl'),
+    };
+    writeFileSync(files.BAD_ACL ?? '', 'whtest-*  upload  alice\nwhtest-*  publish  alice\n');
+    writeFileSync(files.BAD_TP ?? '', '{"publishers": [');
+    const resolve = (s: string) => Object.entries(files).reduce((acc, [k, v]) => acc.replaceAll(k, v), s);
+    const r = await start(rawArgs.map(resolve), env);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toContain(resolve(message));
+  });
+});
