@@ -152,11 +152,12 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   }
 
   const authLog = log.child({ part: 'auth' });
-  const closers: (() => void | Promise<void>)[] = [() => credentials?.close()];
+  const closers: (() => void | Promise<void>)[] = [];
   let access: AccessDeps;
   try {
     access = await accessParts(config, volume, live, credentials, authLog, closers);
   } catch (err) {
+    for (const close of closers) await close();
     credentials?.close();
     await checker.close();
     throw err;
@@ -191,6 +192,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     tokens: access.tokens,
     app,
     load: async () => {
+      // Before the index is ready (requests are answered from then on), so no revoked token is
+      // ever admitted; and after, for a revocation made while the volume was being scanned.
+      await access.tokens?.refreshRevocations();
       await live.load();
       await access.tokens?.refreshRevocations();
     },

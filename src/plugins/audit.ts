@@ -33,7 +33,7 @@ export interface AuditPluginOptions {
 }
 
 /** Who a login was, as the trail records it. */
-export function actorOf(principal: Principal | undefined): AuditActor {
+function actorOf(principal: Principal | undefined): AuditActor {
   if (principal === undefined) return { type: 'anonymous' };
   if (principal.kind === 'user') return { type: 'user', user: principal.user };
   const { token } = principal;
