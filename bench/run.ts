@@ -43,6 +43,9 @@ const USAGE = `npm run bench -- [options]
   --quick              one short burst per profile (smoke test)
   --no-warmup          measure from the very first burst (by default one burst per target runs
                        first, unrecorded in the medians, and is reported as the cold burst)
+  --interleave         reference and autocannon profiles: start the targets together and alternate
+                       their runs (A B, B A, ...), so load from elsewhere on the machine falls on
+                       each alike (the efs target's file-system counts are then not measured)
   --url URL            drive this index instead of starting servers (then --user, --password)
   --out DIR            results directory (default bench/results/<timestamp>)
   --wheels-from DIR    real wheels for the pip-like corpus (default /opt/pypi/files)
@@ -64,6 +67,7 @@ function parse() {
       overload: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       'no-warmup': { type: 'boolean', default: false },
+      interleave: { type: 'boolean', default: false },
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
@@ -97,6 +101,7 @@ function parse() {
     pipModes,
     quick,
     warmup: !values['no-warmup'],
+    interleave: values.interleave,
     url: values.url,
     user: values.user,
     password: values.password,
@@ -201,45 +206,64 @@ async function main(): Promise<void> {
     log,
   });
 
-  async function referenceProfiles(target: { name: string; url: string; user?: string; password?: string }) {
-    // The first burst meets a cold driver and a server whose hot path is not compiled yet; a task
-    // in production has served traffic before its burst. It is kept apart, not hidden.
-    if (o.warmup && o.profiles.has('reference')) {
-      log(`[${target.name}] reference profile, cold burst (reported apart from the runs)`);
-      const r = await runReference({ ...refOpts(target), durationS: 1 });
-      const cold = {
-        target: target.name,
-        samples: r.samples,
-        failedSamples: r.failedSamples,
-        p95: r.latency.p95,
-        drainMs: r.bursts[0]?.drainMs ?? 0,
-      };
-      collected.cold.push(cold);
-      await save(`reference-${target.name}-cold`, { ...r, target: target.name, run: 0 });
-    }
+  // The first burst meets a cold driver and a server whose hot path is not compiled yet; a task
+  // in production has served traffic before its burst. It is kept apart, not hidden.
+  async function coldBurst(target: { name: string; url: string; user?: string; password?: string }) {
+    log(`[${target.name}] reference profile, cold burst (reported apart from the runs)`);
+    const r = await runReference({ ...refOpts(target), durationS: 1 });
+    const cold = {
+      target: target.name,
+      samples: r.samples,
+      failedSamples: r.failedSamples,
+      p95: r.latency.p95,
+      drainMs: r.bursts[0]?.drainMs ?? 0,
+    };
+    collected.cold.push(cold);
+    await save(`reference-${target.name}-cold`, { ...r, target: target.name, run: 0 });
+  }
+
+  async function referenceRun(target: { name: string; url: string; user?: string; password?: string }, run: number) {
+    log(`[${target.name}] reference profile, run ${run}/${o.runs}`);
+    const r = await runReference(refOpts(target));
+    const tagged = { ...r, target: target.name, run };
+    collected.reference.push(tagged);
+    await save(`reference-${target.name}-run${run}`, tagged);
+  }
+
+  /** The reference (and autocannon) runs of several targets, alternated: A B, B A, A B... */
+  async function interleavedReference(targets: Target[]) {
+    const reference = o.profiles.has('reference');
+    if (o.warmup && reference) for (const t of targets) await coldBurst(t);
     for (let run = 1; run <= o.runs; run++) {
-      if (o.profiles.has('reference')) {
-        log(`[${target.name}] reference profile, run ${run}/${o.runs}`);
-        const r = await runReference(refOpts(target));
-        const tagged = { ...r, target: target.name, run };
-        collected.reference.push(tagged);
-        await save(`reference-${target.name}-run${run}`, tagged);
-      }
+      if (reference) for (const t of run % 2 === 1 ? targets : [...targets].reverse()) await referenceRun(t, run);
       if (o.profiles.has('autocannon')) {
-        log(`[${target.name}] autocannon, run ${run}/${o.runs}`);
-        const r = await runAutocannon({
-          baseUrl: target.url,
-          ...(target.user !== undefined ? { user: target.user, password: target.password ?? '' } : {}),
-          project: referenceProject(0),
-          file: referenceWheel(0, '2.0.0'),
-          durationS: o.autocannonS,
-          log,
-        });
-        const tagged = { ...r, target: target.name, run };
-        collected.autocannon.push(tagged);
-        await save(`autocannon-${target.name}-run${run}`, tagged);
+        for (const t of run % 2 === 1 ? targets : [...targets].reverse()) await autocannonRun(t, run);
       }
     }
+  }
+
+  async function referenceProfiles(target: { name: string; url: string; user?: string; password?: string }) {
+    const reference = o.profiles.has('reference');
+    if (o.warmup && reference) await coldBurst(target);
+    for (let run = 1; run <= o.runs; run++) {
+      if (reference) await referenceRun(target, run);
+      if (o.profiles.has('autocannon')) await autocannonRun(target, run);
+    }
+  }
+
+  async function autocannonRun(target: { name: string; url: string; user?: string; password?: string }, run: number) {
+    log(`[${target.name}] autocannon, run ${run}/${o.runs}`);
+    const r = await runAutocannon({
+      baseUrl: target.url,
+      ...(target.user !== undefined ? { user: target.user, password: target.password ?? '' } : {}),
+      project: referenceProject(0),
+      file: referenceWheel(0, '2.0.0'),
+      durationS: o.autocannonS,
+      log,
+    });
+    const tagged = { ...r, target: target.name, run };
+    collected.autocannon.push(tagged);
+    await save(`autocannon-${target.name}-run${run}`, tagged);
   }
 
   async function piplikeProfiles(
@@ -322,10 +346,22 @@ async function main(): Promise<void> {
       const work = await makeTempDir('wh-bench-');
       log(`work dir: ${work}`);
       const creds = await makeCredentials(work);
+      const interleaved = o.interleave && refCorpus !== undefined && (o.profiles.has('reference') || o.profiles.has('autocannon'));
+      if (interleaved) {
+        const started: Target[] = [];
+        try {
+          for (const name of o.targets) {
+            started.push(await startTarget(name, { creds, workDir: join(work, 'interleaved'), log, corpus: refCorpus }));
+          }
+          await interleavedReference(started);
+        } finally {
+          for (const t of started) await t.stop();
+        }
+      }
       for (const name of o.targets) {
         const ctx = { creds, workDir: work, log };
         try {
-          if (refCorpus && (o.profiles.has('reference') || o.profiles.has('autocannon'))) {
+          if (refCorpus && !interleaved && (o.profiles.has('reference') || o.profiles.has('autocannon'))) {
             const target = await startTarget(name, { ...ctx, corpus: refCorpus });
             try {
               await referenceProfiles(target);

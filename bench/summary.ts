@@ -102,6 +102,19 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
         ]),
       );
     }
+    const byTarget = groupBy(c.reference);
+    const withTokens = byTarget.get('wheelhouse-token');
+    const withPasswords = byTarget.get('wheelhouse');
+    if (withTokens && withPasswords) {
+      const ratio = (f: (r: ReferenceResult) => number) => (med(withTokens, f) / Math.max(1e-9, med(withPasswords, f))).toFixed(2);
+      const drain = (runs: ReferenceResult[]) => median(runs.flatMap((r) => r.bursts.map((b) => b.drainMs)));
+      lines.push('');
+      lines.push(
+        `API token logins against htpasswd logins, same run (wheelhouse-token / wheelhouse): p50 x${ratio((r) => r.latency.p50)}, ` +
+          `p95 x${ratio((r) => r.latency.p95)}, p99 x${ratio((r) => r.latency.p99)}, ` +
+          `burst drain x${(drain(withTokens) / Math.max(1e-9, drain(withPasswords))).toFixed(2)}.`,
+      );
+    }
     lines.push('');
     lines.push('Per step (p95): ');
     lines.push('');

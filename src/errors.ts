@@ -89,6 +89,8 @@ export const Errors = {
     403,
   ),
   Throttled: createError('WH_ERR_THROTTLED', 'Too many failed logins from your address; try again in %s seconds', 429),
+  BadToken: createError('WH_ERR_BAD_TOKEN', 'API token refused: %s', 401),
+  OutsideScope: createError('WH_ERR_OUTSIDE_SCOPE', '%s', 403),
   LoginsBusy: createError('WH_ERR_LOGINS_BUSY', 'Too many logins being checked at once; retry shortly', 503),
 
   // Server state

@@ -22,6 +22,7 @@ export async function projectJsonRoutes(app: FastifyInstance, { index, config, u
     if (name !== raw) {
       return reply.redirect(`${prefix}/${encodeURIComponent(name)}/${version ? `${encodeURIComponent(version)}/` : ''}json`, 301);
     }
+    request.authorize('download', name);
     const project = index.project(name);
     if (!project) {
       const remote = upstream ? await upstream.project(name) : null;

@@ -56,6 +56,7 @@ export async function simpleRoutes(app: FastifyInstance, { index, config, upstre
     if (name !== request.params.project) {
       return reply.redirect(`/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
     }
+    request.authorize('download', name);
     const project = index.project(name);
     if (!project) {
       if (!upstream) return notFound(reply, name, config);
