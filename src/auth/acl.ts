@@ -1,4 +1,5 @@
 import { ProjectMatcher, ProjectPatternError } from '../pypi/project-patterns.js';
+import { LineError } from './line-error.js';
 
 /**
  * Per-project rights of htpasswd users (`--acl FILE`): who may upload, remove and yank which
@@ -29,15 +30,8 @@ export const ACL_ACTIONS = ['upload', 'remove', 'yank'] as const;
 export type AclAction = (typeof ACL_ACTIONS)[number];
 
 /** A line of an ACL file that cannot be used, with where it is. */
-export class AclError extends Error {
+export class AclError extends LineError {
   override name = 'AclError';
-  readonly source: string;
-  readonly line: number;
-  constructor(message: string, source: string, line: number) {
-    super(`${source} line ${line}: ${message}`);
-    this.source = source;
-    this.line = line;
-  }
 }
 
 export interface AclRule {

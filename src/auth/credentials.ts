@@ -1,7 +1,8 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { constantTimeEqual, parseHtpasswd, type HtpasswdError } from './htpasswd.js';
+import { constantTimeEqual, parseHtpasswd, type HtpasswdError, type ParsedHtpasswd } from './htpasswd.js';
 import { PasswordChecker } from './password-checker.js';
+import { WatchedFile } from './watched-file.js';
 
 /** The part of a pino logger used here. */
 export interface AuthLogger {
@@ -72,7 +73,6 @@ interface Verdict {
 const MEMO_MAX = 10_000;
 /** Wrong passwords are remembered briefly: long enough to make a repeated guess free, short enough for a typo. */
 const FAILURE_TTL_MS = 10_000;
-const MIN_POLL_MS = 1000;
 const FILE_FLAGS = '--passwords / WHEELHOUSE_PASSWORDS';
 const INLINE_SOURCE = '--htpasswd / WHEELHOUSE_HTPASSWD';
 
@@ -99,25 +99,17 @@ export class Credentials {
   private readonly inflight = new Map<string, Promise<Verdict>>();
   /** Bumped on every table change so a verification that straddles one is not remembered. */
   private version = 0;
-  private fileHash: string | null;
-  private lastProblem: string | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private closed = false;
+  private readonly file: WatchedFile<ParsedHtpasswd> | null;
 
   private readonly opts: CredentialOptions;
   private readonly deps: CredentialDeps;
 
-  private constructor(
-    opts: CredentialOptions,
-    deps: CredentialDeps,
-    fixed: Map<string, Entry>,
-    file: { hash: string; users: Map<string, string> } | null,
-  ) {
+  private constructor(opts: CredentialOptions, deps: CredentialDeps, fixed: Map<string, Entry>, file: WatchedFile<ParsedHtpasswd> | null) {
     this.opts = opts;
     this.deps = deps;
     this.fixed = fixed;
-    this.fileHash = file?.hash ?? null;
-    this.users = Credentials.merge(fixed, file?.users ?? new Map<string, string>());
+    this.file = file;
+    this.users = Credentials.merge(fixed, file?.value.users ?? new Map<string, string>());
     this.decoy = this.decoyHash();
     this.memo = opts.credentialTtl > 0 ? new LRUCache<string, Verdict>({ max: MEMO_MAX, ttl: opts.credentialTtl }) : null;
   }
@@ -134,20 +126,28 @@ export class Credentials {
       logProblems(deps.log, inline.problems);
       for (const [user, hash] of inline.users) if (!fixed.has(user)) fixed.set(user, { hash, plain: false });
     }
-    let file: { hash: string; users: Map<string, string> } | null = null;
-    if (opts.passwordsFile !== null) {
-      let text: string;
-      try {
-        text = (await deps.readFile(opts.passwordsFile)).toString('utf8');
-      } catch (err) {
-        throw new Error(`cannot read the password file ${opts.passwordsFile} (${FILE_FLAGS}): ${(err as Error).message}`);
-      }
-      const parsed = parseHtpasswd(text, opts.passwordsFile);
-      logProblems(deps.log, parsed.problems);
-      file = { hash: memoKey(text), users: parsed.users };
-    }
+    // A line that cannot be used is left out and logged; the rest applies at once, so removing a
+    // user always works (parsing never throws).
+    const file =
+      opts.passwordsFile === null
+        ? null
+        : await WatchedFile.load({
+            file: opts.passwordsFile,
+            what: 'the password file',
+            option: FILE_FLAGS,
+            kept: 'the last logins read',
+            parse: (text) => parseHtpasswd(text, opts.passwordsFile ?? ''),
+            readFile: deps.readFile,
+            interval: opts.refreshInterval,
+            log: deps.log,
+            onChange: (parsed) => {
+              credentials.reloaded(parsed);
+            },
+          });
+    if (file) logProblems(deps.log, file.value.problems);
     const credentials = new Credentials(opts, deps, fixed, file);
     if (credentials.users.size === 0) {
+      credentials.close();
       const sources = [opts.passwordsFile, opts.htpasswd && INLINE_SOURCE].filter(Boolean).join(' or ');
       throw new Error(`no users: nobody in ${sources} could log in (use --authenticate . --passwords . for an open server)`);
     }
@@ -155,7 +155,6 @@ export class Credentials {
       if (!credentials.users.has(user)) deps.log.warn({ user }, 'an uploader named in --uploaders has no password entry');
     }
     deps.log.info({ users: credentials.users.size, file: opts.passwordsFile }, 'logins loaded');
-    if (opts.passwordsFile !== null) credentials.schedule();
     return credentials;
   }
 
@@ -267,73 +266,29 @@ export class Credentials {
   }
 
   /**
-   * Reads the password file once and swaps the table in if its content changed.
-   * Reads rather than stats: on EFS, attributes are cached per client and inotify never sees
-   * another host's writes, while open+read always returns fresh bytes. A line that cannot be
-   * used is left out and logged; the rest applies at once, so removing a user always works.
+   * Reads the password file once and swaps the table in if its content changed. Reads rather than
+   * stats: on EFS, attributes are cached per client and inotify never sees another host's writes,
+   * while open+read always returns fresh bytes.
    */
-  async refresh(): Promise<boolean> {
+  refresh(): Promise<boolean> {
+    return this.file?.refresh() ?? Promise.resolve(false);
+  }
+
+  private reloaded(parsed: ParsedHtpasswd): void {
     const file = this.opts.passwordsFile;
-    if (file === null) return false;
-    let text: string;
-    try {
-      text = (await this.deps.readFile(file)).toString('utf8');
-    } catch (err) {
-      this.problem(`cannot read the password file ${file}: ${(err as Error).message}; keeping the last logins read`);
-      return false;
-    }
-    const digest = memoKey(text);
-    if (digest === this.fileHash) {
-      this.recovered();
-      return false;
-    }
-    const parsed = parseHtpasswd(text, file);
-    this.fileHash = digest;
     this.users = Credentials.merge(this.fixed, parsed.users);
     this.decoy = this.decoyHash();
     this.version++;
     this.memo?.clear();
     this.inflight.clear();
-    this.lastProblem = null;
     if (parsed.problems.length) logProblems(this.deps.log, parsed.problems);
     if (parsed.users.size === 0) this.deps.log.error({ file }, 'the password file has no usable users: nobody from it can log in');
     this.deps.log.info({ users: this.users.size, file, skippedLines: parsed.problems.length }, 'password file changed: logins reloaded');
-    return true;
-  }
-
-  private problem(message: string): void {
-    // Once per distinct problem, not once per poll.
-    if (message === this.lastProblem) return;
-    this.lastProblem = message;
-    this.deps.log.error({ file: this.opts.passwordsFile }, message);
-  }
-
-  private recovered(): void {
-    if (this.lastProblem === null) return;
-    this.lastProblem = null;
-    this.deps.log.info({ file: this.opts.passwordsFile }, 'password file readable again, unchanged');
-  }
-
-  private schedule(): void {
-    if (this.closed) return;
-    const interval = Math.max(MIN_POLL_MS, this.opts.refreshInterval);
-    this.timer = setTimeout(() => {
-      this.refresh()
-        .catch((err: unknown) => {
-          this.deps.log.error({ err }, 'password file poll failed');
-        })
-        .finally(() => {
-          this.schedule();
-        });
-    }, interval);
-    this.timer.unref();
   }
 
   /** Stops the poller. */
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.file?.close();
   }
 }
 

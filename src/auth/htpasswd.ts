@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { LineError } from './line-error.js';
 
 // CommonJS modules without ESM-usable typings.
 const require = createRequire(import.meta.url);
@@ -9,15 +10,8 @@ const apacheCrypt = require('apache-crypt') as (password: string, salt: string) 
 export type Scheme = 'bcrypt' | 'apr1' | 'md5-crypt' | 'sha1' | 'des-crypt' | 'plain';
 
 /** A line of an htpasswd file (or body) that cannot be used, with where it is. */
-export class HtpasswdError extends Error {
+export class HtpasswdError extends LineError {
   override name = 'HtpasswdError';
-  readonly source: string;
-  readonly line: number;
-  constructor(message: string, source: string, line: number) {
-    super(`${source} line ${line}: ${message}`);
-    this.source = source;
-    this.line = line;
-  }
 }
 
 const B64 = '[./0-9A-Za-z]';

@@ -1,10 +1,14 @@
+import { hash } from 'node:crypto';
 import type { AuthLogger } from './credentials.js';
-import { memoKey } from './credentials.js';
 
 export interface WatchedFileOptions<T> {
   file: string;
   /** What the file is, for messages: `the ACL file`. */
   what: string;
+  /** The option that names the file, for the message when it cannot be read at start. */
+  option?: string;
+  /** What stays in force while a change cannot be read or used: `the last logins read`. */
+  kept?: string;
   /** Parses the text; throws an Error naming the file and the line when it cannot be used. */
   parse(text: string): T;
   /** Reads the file whole and fresh (never through a cached stat). */
@@ -44,9 +48,10 @@ export class WatchedFile<T> {
     try {
       text = (await opts.readFile(opts.file)).toString('utf8');
     } catch (err) {
-      throw new Error(`cannot read ${opts.what} ${opts.file}: ${(err as Error).message}`);
+      const option = opts.option ? ` (${opts.option})` : '';
+      throw new Error(`cannot read ${opts.what} ${opts.file}${option}: ${(err as Error).message}`);
     }
-    const watched = new WatchedFile(opts, opts.parse(text), memoKey(text));
+    const watched = new WatchedFile(opts, opts.parse(text), digestOf(text));
     watched.schedule();
     return watched;
   }
@@ -61,10 +66,10 @@ export class WatchedFile<T> {
     try {
       text = (await this.opts.readFile(this.opts.file)).toString('utf8');
     } catch (err) {
-      this.problem(`cannot read ${this.opts.what} ${this.opts.file}: ${(err as Error).message}; keeping what was read last`);
+      this.problem(`cannot read ${this.opts.what} ${this.opts.file}: ${(err as Error).message}; keeping ${this.kept}`);
       return false;
     }
-    const digest = memoKey(text);
+    const digest = digestOf(text);
     if (digest === this.digest) {
       if (this.lastProblem !== null) this.opts.log.info({ file: this.opts.file }, `${this.opts.what} is usable again, unchanged`);
       this.lastProblem = null;
@@ -74,7 +79,7 @@ export class WatchedFile<T> {
     try {
       value = this.opts.parse(text);
     } catch (err) {
-      this.problem(`${(err as Error).message}; ${this.opts.what} changed but cannot be used: keeping what was read last`);
+      this.problem(`${(err as Error).message}; ${this.opts.what} changed but cannot be used: keeping ${this.kept}`);
       return false;
     }
     this.digest = digest;
@@ -83,6 +88,10 @@ export class WatchedFile<T> {
     this.opts.onChange?.(value);
     this.opts.log.info({ file: this.opts.file }, `${this.opts.what} changed: reloaded`);
     return true;
+  }
+
+  private get kept(): string {
+    return this.opts.kept ?? 'what was read last';
   }
 
   private problem(message: string): void {
@@ -114,4 +123,8 @@ export class WatchedFile<T> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+function digestOf(text: string): string {
+  return hash('sha256', text, 'hex');
 }
