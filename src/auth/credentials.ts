@@ -137,7 +137,7 @@ export class Credentials {
             option: FILE_FLAGS,
             kept: 'the last logins read',
             parse: (text) => parseHtpasswd(text, opts.passwordsFile ?? ''),
-            readFile: deps.readFile,
+            readFile: (f) => deps.readFile(f),
             interval: opts.refreshInterval,
             log: deps.log,
             onChange: (parsed) => {
