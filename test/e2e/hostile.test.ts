@@ -117,5 +117,6 @@ describe('the failed-login throttle of a task', () => {
       await srv.stop();
       t.cleanup();
     }
-  });
+    // Two workers starting and a few hundred health checks take seconds on a busy CI host.
+  }, 60_000);
 });
