@@ -43,6 +43,7 @@ import errno
 import json
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -124,7 +125,28 @@ class NfsLike(Operations):
             raise FuseOSError(errno.EACCES)
 
     def readdir(self, path, fh):
-        return ['.', '..'] + os.listdir(self._full(path))
+        # An NFS READDIR reply carries each entry's type, so a client's
+        # getdents() fills d_type and needs no lookup per entry; without it the
+        # kernel reports DT_UNKNOWN and a listing with types costs one lookup
+        # per name.
+        out = [('.', None, 0), ('..', None, 0)]
+        with os.scandir(self._full(path)) as entries:
+            for e in entries:
+                # DirEntry knows the type from the backing directory's own
+                # d_type; stat only when that is unknown.
+                if e.is_symlink():
+                    mode = stat.S_IFLNK
+                elif e.is_dir(follow_symlinks=False):
+                    mode = stat.S_IFDIR
+                elif e.is_file(follow_symlinks=False):
+                    mode = stat.S_IFREG
+                else:
+                    try:
+                        mode = stat.S_IFMT(e.stat(follow_symlinks=False).st_mode)
+                    except OSError:
+                        continue
+                out.append((e.name, {'st_mode': mode}, 0))
+        return out
 
     def readlink(self, path):
         return os.readlink(self._full(path))
