@@ -7,7 +7,7 @@ import { LocalThrottle, type LoginThrottle } from './auth/throttle.js';
 import type { Config } from './config.js';
 import { LiveIndex } from './index/live-index.js';
 import { PackageIndex } from './index/package-index.js';
-import { Refresher } from './index/refresher.js';
+import { catalogMinAge, Refresher } from './index/refresher.js';
 import { readFresh } from './store/fs-util.js';
 import { Volume } from './store/volume.js';
 
@@ -23,6 +23,8 @@ export interface Server {
   load(): Promise<void>;
   /** Polls, periodic rescans, the watcher. */
   startRefreshing(): Promise<void>;
+  /** Writes the volume's catalog if it lags behind this process's index (see store/catalog.ts). */
+  saveCatalog(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     app,
     load: () => live.load(),
     startRefreshing: () => refresher.start(),
+    saveCatalog: () => live.saveCatalog(catalogMinAge(config.rescanInterval)),
     close: () => app.close(),
   };
 }

@@ -4,7 +4,7 @@ import type { DistFile } from './dist-file.js';
 import { errnoOf, writeAtomic } from './fs-util.js';
 import type { VolumeLayout } from './layout.js';
 
-const SIDECAR_VERSION = 1;
+export const SIDECAR_VERSION = 1;
 
 /**
  * Per-file records in `.wheelhouse/meta/`: hashes, metadata and upload time of each distribution,

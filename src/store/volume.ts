@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { ParsedFilename } from '../pypi/names.js';
+import { Catalog, type CatalogContents, type CatalogWrite } from './catalog.js';
 import type { DistFile } from './dist-file.js';
 import { GenerationFile } from './generation.js';
 import { VolumeLayout } from './layout.js';
@@ -32,6 +33,7 @@ export interface VolumeOptions {
 export class Volume {
   readonly layout: VolumeLayout;
   private readonly generation: GenerationFile;
+  private readonly catalog: Catalog;
   private readonly scanner: Scanner;
   private readonly reader: FileReader;
   private readonly uploads: Uploads;
@@ -43,6 +45,7 @@ export class Volume {
     const sidecars = new Sidecars(this.layout);
     const followExternalLinks = opts.followExternalLinks ?? false;
     this.generation = new GenerationFile(this.layout.stateDir, log);
+    this.catalog = new Catalog(this.layout, log);
     this.scanner = new Scanner(this.layout, sidecars, log, { followExternalLinks });
     this.reader = new FileReader(this.layout, sidecars, { followExternalLinks });
     this.uploads = new Uploads(this.layout, sidecars, this.generation, log);
@@ -83,6 +86,18 @@ export class Volume {
 
   scan(opts: ScanOptions): Promise<ScanResult> {
     return this.scanner.scan(opts);
+  }
+
+  readCatalog(): Promise<CatalogContents | null> {
+    return this.catalog.read();
+  }
+
+  writeCatalog(
+    files: Iterable<DistFile>,
+    tag: { generation: string | null; digest: string; count: number },
+    minAgeMs: number,
+  ): Promise<CatalogWrite> {
+    return this.catalog.write(files, tag, minAgeMs);
   }
 
   // Reads.
