@@ -3,10 +3,9 @@ import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
 import { supervise } from './cluster/primary.js';
-import { ClusterThrottle, isReplacementWorker, joinSiblings } from './cluster/worker.js';
+import { awaitStart, ClusterThrottle, joinSiblings, tellLoaded } from './cluster/worker.js';
 import { ConfigError, helpText, loadConfig, type Config } from './config.js';
 import type { LiveIndex } from './index/live-index.js';
-import { createServer } from './server.js';
 import { version } from './version.js';
 
 /**
@@ -26,6 +25,9 @@ function makeLogger(config: Config): Logger {
 
 /** One server process: listen, load the index, keep it fresh, serve. */
 async function serve(config: Config, log: Logger): Promise<void> {
+  // Imported here, not at the top: the cluster primary never serves, and loading the whole server
+  // there would delay the first worker (the one the container's health check waits for).
+  const { createServer } = await import('./server.js');
   let live: LiveIndex | null = null;
   const server = await createServer(config, {
     log,
@@ -42,11 +44,11 @@ async function serve(config: Config, log: Logger): Promise<void> {
   });
 
   // Listening first means the ALB and the container's probe see 503 "loading" (with progress)
-  // rather than a refused connection while a large volume is scanned. Only a worker that replaces
-  // a dead one loads first: its siblings serve meanwhile, and the kernel would otherwise hand it
-  // connections it can only answer with 503.
+  // rather than a refused connection while a large volume is scanned. In a cluster the primary
+  // says which worker does that; the others load first (see cluster/primary.ts), or the kernel
+  // would hand them connections they could only answer with 503.
   const listen = () => server.app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
-  const listenFirst = !isReplacementWorker();
+  const { listenFirst } = cluster.isWorker ? await awaitStart() : { listenFirst: true };
   if (listenFirst) await listen();
   const started = performance.now();
   await server.load();
@@ -57,6 +59,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
     { root: config.root, projects: status.projects, files: status.files, loadMs: Math.round(performance.now() - started) },
     'index loaded',
   );
+  // Before the other workers start: they load from the catalog, not from one sidecar per file.
+  await server.saveCatalog();
+  if (cluster.isWorker) tellLoaded();
 }
 
 async function main(): Promise<void> {
