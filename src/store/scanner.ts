@@ -73,6 +73,8 @@ export interface ScanResult {
 export interface ScannerOptions {
   /** Serve symlinks whose target is outside the root (an operator's deliberate links). */
   followExternalLinks: boolean;
+  /** Known files a full rescan re-checks (default VERIFY_PER_SCAN). */
+  verifyPerScan?: number;
 }
 
 const HASH_CONCURRENCY = 8;
@@ -232,15 +234,13 @@ export class Scanner {
    * around. Each process starts at a random place, so the tasks of a fleet check different files.
    */
   private verificationSlice(trusted: readonly DistFile[]): DistFile[] {
-    if (trusted.length <= VERIFY_PER_SCAN) return [...trusted];
+    const limit = this.opts.verifyPerScan ?? VERIFY_PER_SCAN;
+    if (trusted.length <= limit) return [...trusted];
     const sorted = [...trusted].sort((a, b) => (a.relpath < b.relpath ? -1 : a.relpath > b.relpath ? 1 : 0));
     const cursor = this.verifiedUpTo;
     // The first path after the cursor, or a random place the first time.
     const start = cursor === null ? Math.floor(Math.random() * sorted.length) : firstAfter(sorted, cursor);
-    const slice = [
-      ...sorted.slice(start, start + VERIFY_PER_SCAN),
-      ...sorted.slice(0, Math.max(0, start + VERIFY_PER_SCAN - sorted.length)),
-    ];
+    const slice = [...sorted.slice(start, start + limit), ...sorted.slice(0, Math.max(0, start + limit - sorted.length))];
     this.verifiedUpTo = slice.at(-1)?.relpath ?? null;
     return slice;
   }

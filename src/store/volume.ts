@@ -23,6 +23,8 @@ const silent: VolumeLogger = { info() {}, warn() {}, error() {} };
 export interface VolumeOptions {
   /** Serve links whose target is outside the package directory. */
   followExternalLinks?: boolean;
+  /** Known files a full rescan re-checks by stat (see store/scanner.ts). */
+  verifyPerScan?: number;
 }
 
 /**
@@ -46,7 +48,10 @@ export class Volume {
     const followExternalLinks = opts.followExternalLinks ?? false;
     this.generation = new GenerationFile(this.layout.stateDir, log);
     this.catalog = new Catalog(this.layout, log);
-    this.scanner = new Scanner(this.layout, sidecars, log, { followExternalLinks });
+    this.scanner = new Scanner(this.layout, sidecars, log, {
+      followExternalLinks,
+      ...(opts.verifyPerScan !== undefined ? { verifyPerScan: opts.verifyPerScan } : {}),
+    });
     this.reader = new FileReader(this.layout, sidecars, { followExternalLinks });
     this.uploads = new Uploads(this.layout, sidecars, this.generation, log);
   }
