@@ -2,6 +2,7 @@ import type { CatalogWrite } from '../store/catalog.js';
 import type { DistFile } from '../store/dist-file.js';
 import type { ScanProgress } from '../store/scanner.js';
 import { Compactor } from './compact.js';
+import { LayeredMap } from './layered-map.js';
 import type { IndexLogger, IndexSource } from './ports.js';
 import { Snapshot } from './snapshot.js';
 
@@ -239,12 +240,13 @@ export class LiveIndex {
     });
     // Records this process did not hold yet are interned; the ones it holds already were.
     const compactor = new Compactor();
-    let files: Map<string, DistFile>;
+    let files: ReadonlyMap<string, DistFile>;
     let changed: Set<string> | undefined;
     if (seed) {
       const seeded = await seed;
-      files = new Map();
-      for (const f of result.files) files.set(f.relpath, seeded?.get(f.relpath) === f ? compactor.adopt(f) : compactor.record(f));
+      const all = new Map<string, DistFile>();
+      for (const f of result.files) all.set(f.relpath, seeded?.get(f.relpath) === f ? compactor.adopt(f) : compactor.record(f));
+      files = all;
     } else {
       // Only what differs from the snapshot is looked at again: a poll that finds one upload on a
       // volume of 100,000 files rebuilds one project.
@@ -282,34 +284,35 @@ export class LiveIndex {
     before: ReadonlyMap<string, DistFile>,
     scanned: readonly DistFile[],
     compactor: Compactor,
-  ): { files: Map<string, DistFile>; changed: Set<string> } {
-    const files = new Map(before);
+  ): { files: ReadonlyMap<string, DistFile>; changed: Set<string> } {
+    const put = new Map<string, DistFile>();
     const changed = new Set<string>();
     let accounted = 0;
     for (const f of scanned) {
       const old = before.get(f.relpath);
       if (old) accounted++;
       if (old === f) continue;
-      files.set(f.relpath, compactor.record(f));
+      put.set(f.relpath, compactor.record(f));
       changed.add(f.relpath);
     }
     // Every path of the snapshot the scan listed again is accounted for; the rest are gone.
+    const gone: string[] = [];
     if (accounted < before.size) {
       const listed = new Set(scanned.map((f) => f.relpath));
       for (const rel of before.keys()) {
         if (listed.has(rel)) continue;
-        files.delete(rel);
+        gone.push(rel);
         changed.add(rel);
       }
     }
-    return { files, changed };
+    return { files: LayeredMap.over(before, put, gone), changed };
   }
 
   /** Applies a write of this process at once (read-your-writes). */
   applyLocal(change: LocalChange): void {
     const entry = { ...change, seq: ++this.seq };
     if (this.running) this.local.push(entry);
-    const { files, yanks } = applyChange(new Map(this.snap.files), new Map(this.snap.yanks), entry);
+    const { files, yanks } = applyChange(this.snap.files, this.snap.yanks, entry);
     const changed = new Set([...(change.remove ?? []), ...(change.add ?? []).map((f) => f.relpath)]);
     this.snap = new Snapshot(files, yanks, this.snap, changed);
   }
@@ -321,15 +324,15 @@ function* inOrder(snap: Snapshot): Generator<DistFile> {
 }
 
 function applyChange(
-  files: Map<string, DistFile>,
-  yanks: Map<string, string>,
+  files: ReadonlyMap<string, DistFile>,
+  yanks: ReadonlyMap<string, string>,
   change: LocalChange,
-): { files: Map<string, DistFile>; yanks: Map<string, string> } {
-  for (const rel of change.remove ?? []) files.delete(rel);
-  for (const f of change.add ?? []) files.set(f.relpath, f);
+): { files: ReadonlyMap<string, DistFile>; yanks: Map<string, string> } {
+  const put = new Map((change.add ?? []).map((f) => [f.relpath, f] as const));
+  const next = new Map(yanks);
   if (change.yank) {
-    if (change.yank.reason === null) yanks.delete(change.yank.key);
-    else yanks.set(change.yank.key, change.yank.reason);
+    if (change.yank.reason === null) next.delete(change.yank.key);
+    else next.set(change.yank.key, change.yank.reason);
   }
-  return { files, yanks };
+  return { files: LayeredMap.over(files, put, change.remove ?? []), yanks: next };
 }

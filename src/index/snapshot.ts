@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalVersion, isPrerelease, versionComparator } from '../pypi/versions.js';
 import { yankKey, type DistFile, type Yanks } from '../store/dist-file.js';
+import { LayeredMap } from './layered-map.js';
 
 export interface IndexedFile extends DistFile {
   /** PEP 592: false, or the reason ('' when none was given). */
@@ -81,8 +82,8 @@ export class Snapshot {
 }
 
 interface Parts {
-  projects: Map<string, Project>;
-  byRelpath: Map<string, IndexedFile>;
+  projects: ReadonlyMap<string, Project>;
+  byRelpath: ReadonlyMap<string, IndexedFile>;
   /** Whether a project appeared or went away (the sorted name list must be made again). */
   namesChanged: boolean;
 }
@@ -129,7 +130,7 @@ function buildProjects(
 /** `previous` with the projects that `changed` paths (or a change of yanks) touch made again. */
 function updateProjects(
   previous: Snapshot,
-  files: ReadonlyMap<string, DistFile>,
+  records: ReadonlyMap<string, DistFile>,
   yanks: Yanks,
   yankStates: ReadonlyMap<string, string>,
   changed: ReadonlySet<string>,
@@ -138,7 +139,7 @@ function updateProjects(
   const touched = new Set<string>();
   for (const rel of changed) {
     const before = previous.files.get(rel);
-    const now = files.get(rel);
+    const now = records.get(rel);
     if (before) touched.add(before.project);
     if (now) touched.add(now.project);
   }
@@ -146,31 +147,41 @@ function updateProjects(
   for (const name of previous.projects.keys()) {
     if (previous.yankStateOf(name) !== undefined && !yankStates.has(name)) touched.add(name);
   }
-  const projects = new Map(previous.projects);
-  const byRelpath = new Map(previous.byRelpath);
+  const projects = new Map<string, Project>();
+  const goneProjects: string[] = [];
+  const indexed = new Map<string, IndexedFile>();
+  const goneFiles: string[] = [];
   let namesChanged = false;
   for (const name of touched) {
     const old = previous.projects.get(name);
     const list: DistFile[] = [];
     for (const f of old?.files ?? []) {
-      byRelpath.delete(f.relpath);
-      const now = files.get(f.relpath);
+      goneFiles.push(f.relpath);
+      const now = records.get(f.relpath);
       if (now && !changed.has(f.relpath)) list.push(now);
     }
     for (const rel of changed) {
-      const now = files.get(rel);
+      const now = records.get(rel);
       if (now?.project === name) list.push(now);
     }
     if (list.length === 0) {
-      if (projects.delete(name)) namesChanged = true;
+      if (old) {
+        goneProjects.push(name);
+        namesChanged = true;
+      }
       continue;
     }
     if (!old) namesChanged = true;
     const project = buildProject(name, list, yanks, yankStates.has(name), memo);
     projects.set(name, project);
-    for (const f of project.files) byRelpath.set(f.relpath, f);
+    for (const f of project.files) indexed.set(f.relpath, f);
   }
-  return { projects, byRelpath, namesChanged };
+  // Layers over the previous snapshot's maps: the change costs itself, not a copy of the volume.
+  return {
+    projects: LayeredMap.over(previous.projects, projects, goneProjects),
+    byRelpath: LayeredMap.over(previous.byRelpath, indexed, goneFiles),
+    namesChanged,
+  };
 }
 
 /**
@@ -226,16 +237,23 @@ class VersionMemo {
 
   /**
    * Each distinct version's place in PEP 440 order; spellings of one version share theirs. Files
-   * arrive in the order the catalog kept, already sorted, and a sorted run costs one comparison
-   * per version.
+   * arrive in the order the catalog kept, already sorted: a sorted run costs one comparison per
+   * version, and the ranks reuse those comparisons.
    */
   ranks(versions: Iterable<string>): Map<string, number> {
-    const distinct = [...new Set(versions)].sort(this.compare);
+    const seen = new Map<string, number>();
+    const cmp = (a: string, b: string) => {
+      const key = `${a}\0${b}`;
+      let c = seen.get(key);
+      if (c === undefined) seen.set(key, (c = this.compare(a, b)));
+      return c;
+    };
+    const distinct = [...new Set(versions)].sort(cmp);
     const out = new Map<string, number>();
     let rank = 0;
     distinct.forEach((v, i) => {
       const before = distinct[i - 1];
-      if (before !== undefined && this.compare(before, v) !== 0) rank++;
+      if (before !== undefined && cmp(before, v) !== 0) rank++;
       out.set(v, rank);
     });
     return out;
@@ -250,8 +268,8 @@ function buildProject(name: string, records: DistFile[], yanks: Yanks, hasYanks:
   const versions: string[] = [];
   for (const f of files) if (versions[versions.length - 1] !== f.version) versions.push(f.version);
   const live = files.filter((f) => f.yanked === false).map((f) => f.version);
-  const finals = live.filter((v) => !memo.prerelease(v));
-  const latest = finals.at(-1) ?? live.at(-1) ?? versions.at(-1) ?? '';
+  // From the top down: the highest version is usually a final release, and one look settles it.
+  const latest = live.findLast((v) => !memo.prerelease(v)) ?? live.at(-1) ?? versions.at(-1) ?? '';
   // Display name: from the oldest upload's metadata, so a later odd spelling does not rename the project.
   const oldest = files.reduce((a, b) => (b.uploadTime < a.uploadTime ? b : a));
   const lines = files.map((f) => {
