@@ -147,7 +147,8 @@ export class Catalog {
 /*
  * The lines after the header, each a JSON array whose first element says what it is:
  *   ["s", [string, ...]]   strings appended to the string table (numbered from 0 in order)
- *   ["m", [...]]           one release's metadata (numbered from 0), strings by number
+ *   ["l", [[n, ...], ...]] lists of strings by number, appended to the list table
+ *   ["m", [...]]           one release's metadata (numbered from 0), strings and lists by number
  *   ["f", ...]             one record (see Encoder.record), strings and metadata by number
  * The table makes a reader's records share every repeated string (classifiers, dependencies,
  * URLs, names, versions) as the index keeps them, at no cost, and the file a third of the size.
@@ -177,8 +178,10 @@ const NONE = -1;
 
 class Encoder {
   private readonly strings = new Map<string, number>();
+  private readonly lists = new Map<string, number>();
   private readonly infos = new Map<ProjectInfo, number>();
   private fresh: string[] = [];
+  private freshLists: number[][] = [];
 
   private str(s: string): number {
     let n = this.strings.get(s);
@@ -230,19 +233,33 @@ class Encoder {
     return out + this.flush() + `${JSON.stringify(row)}\n`;
   }
 
+  /** A list of strings by number: releases repeat their classifiers and dependencies. */
+  private list(items: readonly string[]): number {
+    const ids = items.map((s) => this.str(s));
+    const key = ids.join(',');
+    let n = this.lists.get(key);
+    if (n === undefined) {
+      this.lists.set(key, (n = this.lists.size));
+      this.freshLists.push(ids);
+    }
+    return n;
+  }
+
   private info(i: ProjectInfo): unknown[] {
     return [
       ...INFO_TEXT.map((k) => this.opt(i[k])),
-      ...INFO_LISTS.map((k) => i[k].map((s) => this.str(s))),
-      Object.entries(i.projectUrls).flatMap(([k, v]) => [this.str(k), this.str(v)]),
+      ...INFO_LISTS.map((k) => this.list(i[k])),
+      this.list(Object.entries(i.projectUrls).flat()),
     ];
   }
 
   private flush(): string {
-    if (this.fresh.length === 0) return '';
-    const line = `${JSON.stringify(['s', this.fresh])}\n`;
+    let out = '';
+    if (this.fresh.length > 0) out += `${JSON.stringify(['s', this.fresh])}\n`;
+    if (this.freshLists.length > 0) out += `${JSON.stringify(['l', this.freshLists])}\n`;
     this.fresh = [];
-    return line;
+    this.freshLists = [];
+    return out;
   }
 }
 
@@ -252,7 +269,8 @@ class Decoder {
   readonly files = new Map<string, DistFile>();
   private readonly strings: string[] = [];
   private readonly infos: ProjectInfo[] = [];
-  private readonly lists = new Map<string, string[]>();
+  private readonly lists: string[][] = [];
+  private readonly urlObjects = new Map<string[], Record<string, string>>();
 
   line(text: string): void {
     if (text === '') return;
@@ -270,6 +288,13 @@ class Decoder {
       for (const s of added) {
         if (!str(s)) throw new CatalogError('bad string table line');
         this.strings.push(s);
+      }
+    } else if (kind === 'l') {
+      const added: unknown = data[1];
+      if (!Array.isArray(added)) throw new CatalogError('bad list table line');
+      for (const ids of added) {
+        if (!Array.isArray(ids)) throw new CatalogError('bad list table line');
+        this.lists.push(ids.map((n) => this.str(n)));
       }
     } else if (kind === 'm') {
       const row: unknown = data[1];
@@ -293,22 +318,29 @@ class Decoder {
     return n === NONE ? null : this.str(n);
   }
 
-  /** Lists repeat from release to release (classifiers, dependencies): one array for each distinct one. */
-  private list(v: unknown): string[] {
-    if (!Array.isArray(v)) throw new CatalogError('bad list');
-    if (v.length === 0) return [];
-    const key = v.join(',');
-    let list = this.lists.get(key);
-    if (!list) this.lists.set(key, (list = v.map((n) => this.str(n))));
+  /** Lists are shared as the table holds them: every release with the same classifiers has one array. */
+  private list(n: unknown): string[] {
+    const list = num(n) ? this.lists[n] : undefined;
+    if (list === undefined) throw new CatalogError('list number out of range');
     return list;
+  }
+
+  /** Project URLs, stored as a list of label, URL, label, URL: one object per distinct list. */
+  private urls(n: unknown): Record<string, string> {
+    const pairs = this.list(n);
+    let urls = this.urlObjects.get(pairs);
+    if (!urls) {
+      urls = {};
+      for (let i = 0; i + 1 < pairs.length; i += 2) urls[pairs[i] ?? ''] = pairs[i + 1] ?? '';
+      this.urlObjects.set(pairs, urls);
+    }
+    return urls;
   }
 
   private info(row: unknown[]): ProjectInfo {
     const text = (k: (typeof INFO_TEXT)[number]) => this.opt(row[INFO_TEXT.indexOf(k)]);
     const list = (k: (typeof INFO_LISTS)[number]) => this.list(row[INFO_TEXT.length + INFO_LISTS.indexOf(k)]);
-    const pairs = this.list(row[INFO_TEXT.length + INFO_LISTS.length]);
-    const projectUrls: Record<string, string> = {};
-    for (let i = 0; i + 1 < pairs.length; i += 2) projectUrls[pairs[i] ?? ''] = pairs[i + 1] ?? '';
+    const projectUrls = this.urls(row[INFO_TEXT.length + INFO_LISTS.length]);
     // Spelled out, field by field: every object then has one shape, as the ones parsed from sidecars do.
     return {
       name: text('name'),
