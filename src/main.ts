@@ -2,6 +2,8 @@
 import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
+import { runAuditCommand } from './cli/audit.js';
+import { runTokenCommand } from './cli/token.js';
 import { supervise } from './cluster/primary.js';
 import { awaitStart, ClusterThrottle, joinSiblings, tellLoaded } from './cluster/worker.js';
 import { ConfigError, helpText, loadConfig, type Config } from './config.js';
@@ -64,8 +66,26 @@ async function serve(config: Config, log: Logger): Promise<void> {
   if (cluster.isWorker) tellLoaded();
 }
 
+/** `wheelhouse token ...` and `wheelhouse audit ...`: commands for people, beside the server. */
+const COMMANDS: Record<string, typeof runTokenCommand> = { token: runTokenCommand, audit: runAuditCommand };
+
+function invalid(err: ConfigError): never {
+  console.error(`wheelhouse: invalid configuration\n${err.message}\n\nSee wheelhouse --help.`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  const command = argv[0] === undefined ? undefined : COMMANDS[argv[0]];
+  if (command) {
+    process.exitCode = await command(
+      argv.slice(1),
+      process.env,
+      (s) => console.log(s),
+      (s) => console.error(s),
+    );
+    return;
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(helpText());
     return;
@@ -78,10 +98,19 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(argv, process.env);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`wheelhouse: invalid configuration\n${err.message}\n\nSee wheelhouse --help.`);
-      process.exit(2);
+    if (err instanceof ConfigError) invalid(err);
+    throw err;
+  }
+  // The files the options name are read once here, so that one that cannot be used stops the
+  // start with exit code 2 before any worker is forked (a worker failing at start is replaced).
+  try {
+    if (cluster.isPrimary && (config.acl !== null || config.trustedPublishers !== null)) {
+      // Loaded only when a file is named: the primary of a cluster does not otherwise need the server.
+      const { checkConfigFiles } = await import('./server.js');
+      await checkConfigFiles(config);
     }
+  } catch (err) {
+    if (err instanceof ConfigError) invalid(err);
     throw err;
   }
   const log = makeLogger(config);
@@ -93,6 +122,7 @@ async function main(): Promise<void> {
   try {
     await serve(config, log);
   } catch (err) {
+    if (err instanceof ConfigError) invalid(err);
     log.fatal({ err }, 'cannot start');
     process.exit(1);
   }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
 import type { PackageIndex } from '../index/package-index.js';
+import type { UpstreamProjects } from '../index/upstream-projects.js';
 import { negotiate, type PageFormat } from '../pypi/negotiate.js';
 import { normalizeName } from '../pypi/names.js';
 import { sendPage } from './conditional.js';
@@ -9,6 +10,8 @@ import { sendPage } from './conditional.js';
 export interface RouteOptions {
   index: PackageIndex;
   config: Config;
+  /** Projects served from the upstream index (--upstream): consulted only for names with no local file. */
+  upstream?: UpstreamProjects | null;
 }
 
 type FormatQuery = { Querystring: { format?: string } };
@@ -34,7 +37,7 @@ function queryString(request: FastifyRequest): string {
 }
 
 /** The simple repository API: PEP 503 HTML and PEP 691 JSON, negotiated. */
-export async function simpleRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+export async function simpleRoutes(app: FastifyInstance, { index, config, upstream }: RouteOptions): Promise<void> {
   const list = { action: 'list' as const };
 
   app.get('/simple', { config: list }, async (request, reply) => reply.redirect(`/simple/${queryString(request)}`, 301));
@@ -53,8 +56,16 @@ export async function simpleRoutes(app: FastifyInstance, { index, config }: Rout
     if (name !== request.params.project) {
       return reply.redirect(`/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
     }
+    request.authorize('download', name);
     const project = index.project(name);
-    if (!project) return notFound(reply, name, config);
+    if (!project) {
+      if (!upstream) return notFound(reply, name, config);
+      // Negotiated first: a request no page can answer costs the upstream nothing.
+      const format = pickFormat(request);
+      const remote = await upstream.project(name);
+      if (remote) return sendPage(request, reply, upstream.page(remote, format), config.pageCacheControl);
+      return notFound(reply, name, config);
+    }
     return sendPage(request, reply, index.pages.project(project, pickFormat(request)), config.pageCacheControl);
   });
 }

@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function tempDir(prefix = 'wh-test-'): { dir: string; cleanup(): void } {
+export function tempDir(prefix = 'wh-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -48,8 +48,9 @@ export async function startServer(opts: {
 }): Promise<RunningServer> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
   const port = opts.port ?? (await freePort());
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
-  for (const k of Object.keys(env)) if (k.startsWith('WHEELHOUSE_') && !(opts.env && k in opts.env)) delete env[k];
+  // The server reads WHEELHOUSE_* variables: only the test's own may reach it.
+  const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith('WHEELHOUSE_'));
+  const env: NodeJS.ProcessEnv = { ...Object.fromEntries(inherited), ...opts.env };
   const proc = spawn(
     process.execPath,
     [
@@ -69,8 +70,8 @@ export async function startServer(opts: {
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);

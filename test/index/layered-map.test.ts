@@ -22,7 +22,7 @@ describe('LayeredMap', () => {
     expect([...m.keys()].length).toBe(1_000);
     expect(new Map(m)).toEqual(
       new Map(
-        [...base()]
+        ([...base()] as [string, number][])
           .filter(([k]) => k !== 'k2' && k !== 'k1')
           .concat([
             ['k1', -1],
