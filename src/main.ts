@@ -5,10 +5,9 @@ import { pino, type Logger } from 'pino';
 import { runAuditCommand } from './cli/audit.js';
 import { runTokenCommand } from './cli/token.js';
 import { supervise } from './cluster/primary.js';
-import { ClusterThrottle, isReplacementWorker, joinSiblings } from './cluster/worker.js';
+import { awaitStart, ClusterThrottle, joinSiblings, tellLoaded } from './cluster/worker.js';
 import { ConfigError, helpText, loadConfig, type Config } from './config.js';
 import type { LiveIndex } from './index/live-index.js';
-import { checkConfigFiles, createServer } from './server.js';
 import { version } from './version.js';
 
 /**
@@ -28,6 +27,9 @@ function makeLogger(config: Config): Logger {
 
 /** One server process: listen, load the index, keep it fresh, serve. */
 async function serve(config: Config, log: Logger): Promise<void> {
+  // Imported here, not at the top: the cluster primary never serves, and loading the whole server
+  // there would delay the first worker (the one the container's health check waits for).
+  const { createServer } = await import('./server.js');
   let live: LiveIndex | null = null;
   const server = await createServer(config, {
     log,
@@ -44,11 +46,11 @@ async function serve(config: Config, log: Logger): Promise<void> {
   });
 
   // Listening first means the ALB and the container's probe see 503 "loading" (with progress)
-  // rather than a refused connection while a large volume is scanned. Only a worker that replaces
-  // a dead one loads first: its siblings serve meanwhile, and the kernel would otherwise hand it
-  // connections it can only answer with 503.
+  // rather than a refused connection while a large volume is scanned. In a cluster the primary
+  // says which worker does that; the others load first (see cluster/primary.ts), or the kernel
+  // would hand them connections they could only answer with 503.
   const listen = () => server.app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
-  const listenFirst = !isReplacementWorker();
+  const { listenFirst } = cluster.isWorker ? await awaitStart() : { listenFirst: true };
   if (listenFirst) await listen();
   const started = performance.now();
   await server.load();
@@ -59,6 +61,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
     { root: config.root, projects: status.projects, files: status.files, loadMs: Math.round(performance.now() - started) },
     'index loaded',
   );
+  // Before the other workers start: they load from the catalog, not from one sidecar per file.
+  await server.saveCatalog();
+  if (cluster.isWorker) tellLoaded();
 }
 
 /** `wheelhouse token ...` and `wheelhouse audit ...`: commands for people, beside the server. */
@@ -99,7 +104,11 @@ async function main(): Promise<void> {
   // The files the options name are read once here, so that one that cannot be used stops the
   // start with exit code 2 before any worker is forked (a worker failing at start is replaced).
   try {
-    if (cluster.isPrimary) await checkConfigFiles(config);
+    if (cluster.isPrimary && (config.acl !== null || config.trustedPublishers !== null)) {
+      // Loaded only when a file is named: the primary of a cluster does not otherwise need the server.
+      const { checkConfigFiles } = await import('./server.js');
+      await checkConfigFiles(config);
+    }
   } catch (err) {
     if (err instanceof ConfigError) invalid(err);
     throw err;

@@ -18,7 +18,7 @@ import { WatchedFile } from './auth/watched-file.js';
 import { ConfigError, OPTIONS, type Config } from './config.js';
 import { LiveIndex } from './index/live-index.js';
 import { PackageIndex } from './index/package-index.js';
-import { Refresher } from './index/refresher.js';
+import { catalogMinAge, Refresher } from './index/refresher.js';
 import { UpstreamProjects } from './index/upstream-projects.js';
 import { appendAudit, type AuditStats } from './plugins/audit.js';
 import type { OidcRouteOptions } from './routes/oidc.js';
@@ -46,6 +46,8 @@ export interface Server {
   load(): Promise<void>;
   /** Polls, periodic rescans, the watcher. */
   startRefreshing(): Promise<void>;
+  /** Writes the volume's catalog if it lags behind this process's index (see store/catalog.ts). */
+  saveCatalog(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -219,6 +221,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         upstreamRescans.unref();
       }
     },
+    saveCatalog: () => live.saveCatalog(catalogMinAge(config.rescanInterval)),
     close: () => app.close(),
   };
 }

@@ -8,6 +8,11 @@ export type Message =
   | { wheelhouse: 'catch-up'; id: string }
   | { wheelhouse: 'caught-up'; id: string }
   | { wheelhouse: 'announced'; id: number }
+  // Start-up (see primary.ts): a worker has built its server and waits; the primary tells it when
+  // to load, and whether to listen first; a worker has its index (and the volume its catalog).
+  | { wheelhouse: 'ready' }
+  | { wheelhouse: 'start'; listenFirst: boolean }
+  | { wheelhouse: 'loaded' }
   // The task's login throttle lives in the primary, so a guesser gets no fresh budget per worker.
   | { wheelhouse: 'throttle-reserve'; id: number; ip: string; user: string }
   | { wheelhouse: 'throttle-reserved'; id: number; wait: number }
@@ -18,6 +23,3 @@ export type Message =
 export function isMessage(m: unknown): m is Message {
   return typeof m === 'object' && m !== null && typeof (m as { wheelhouse?: unknown }).wheelhouse === 'string';
 }
-
-/** Set by the primary on workers forked after start: they load before listening, so siblings keep serving. */
-export const REPLACEMENT_ENV = 'WHEELHOUSE_INTERNAL_REPLACEMENT_WORKER';

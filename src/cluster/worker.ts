@@ -2,16 +2,32 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { pairKey, type LoginThrottle } from '../auth/throttle.js';
 import type { LiveIndex } from '../index/live-index.js';
-import { isMessage, REPLACEMENT_ENV, type Message } from './messages.js';
+import { isMessage, type Message } from './messages.js';
 import { ANNOUNCE_TIMEOUT_MS } from './primary.js';
 
 function send(m: Message): void {
   process.send?.(m);
 }
 
-/** Whether this worker replaces one that died: it then loads before listening (see primary.ts). */
-export function isReplacementWorker(): boolean {
-  return process.env[REPLACEMENT_ENV] === '1';
+/**
+ * Tells the primary this worker's server is built, and waits for its word: whether to listen
+ * before loading (see primary.ts).
+ */
+export function awaitStart(): Promise<{ listenFirst: boolean }> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: unknown) => {
+      if (!isMessage(msg) || msg.wheelhouse !== 'start') return;
+      process.off('message', onMessage);
+      resolve({ listenFirst: msg.listenFirst });
+    };
+    process.on('message', onMessage);
+    send({ wheelhouse: 'ready' });
+  });
+}
+
+/** Tells the primary this worker's index is in: the workers waiting for it start. */
+export function tellLoaded(): void {
+  send({ wheelhouse: 'loaded' });
 }
 
 /**

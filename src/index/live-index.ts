@@ -1,5 +1,8 @@
+import type { CatalogWrite } from '../store/catalog.js';
 import type { DistFile } from '../store/dist-file.js';
 import type { ScanProgress } from '../store/scanner.js';
+import { Compactor } from './compact.js';
+import { LayeredMap } from './layered-map.js';
 import type { IndexLogger, IndexSource } from './ports.js';
 import { Snapshot } from './snapshot.js';
 
@@ -66,6 +69,9 @@ export class LiveIndex {
   private readonly generationListeners: (() => void)[] = [];
   /** Whether the state folder existed once loaded: on a read-only volume without one, its absence is normal. */
   private hadStateDir = false;
+  /** Digest of the catalog as this process last read or wrote it. */
+  private catalogDigest: string | null = null;
+  private catalogFailing = false;
 
   private running: Promise<void> | null = null;
   private pending: { full: boolean; dirty: Set<string> } | null = null;
@@ -108,15 +114,52 @@ export class LiveIndex {
     };
   }
 
-  /** First full scan. The token is read before listing, so a write during the scan is caught by the next poll. */
+  /**
+   * First scan. The token is read before listing, so a write during the scan is caught by the next
+   * poll. The catalog, when there is one, stands in for the sidecars of every file it lists: on an
+   * indexed volume the start costs a few listings and one file, whatever the number of files.
+   */
   async load(): Promise<void> {
     await this.source.init();
     this.hadStateDir = await this.source.stateDirExists();
     this.seen = await this.source.readGeneration();
-    await this.rescan({ full: true, progress: this.progress });
+    const seed = this.source.readCatalog().then(
+      (catalog) => {
+        this.catalogDigest = catalog?.header.digest ?? null;
+        return catalog?.files ?? null;
+      },
+      // The catalog only saves time; without it every sidecar is read, as on a new volume.
+      () => null,
+    );
+    await this.rescan({ full: false, seed, progress: this.progress });
     this.token = this.seen;
     this.lastPollOkAt = Date.now();
     this.loadedAt = Date.now();
+  }
+
+  /**
+   * Writes down every record in the volume's catalog, for the next task that starts, unless it
+   * already says the same or another task wrote it less than minAgeMs ago. A volume that cannot
+   * take it (read-only, full) costs later starts their speed, nothing else.
+   */
+  async saveCatalog(minAgeMs: number): Promise<CatalogWrite | 'failed'> {
+    const snap = this.snap;
+    if (!this.ready || snap.fingerprint === this.catalogDigest) return 'current';
+    try {
+      const outcome = await this.source.writeCatalog(
+        inOrder(snap),
+        { generation: this.token, digest: snap.fingerprint, count: snap.fileCount },
+        minAgeMs,
+      );
+      if (outcome !== 'recent') this.catalogDigest = snap.fingerprint;
+      if (outcome === 'written') this.log.info({ files: snap.fileCount, generation: this.token }, 'catalog written');
+      this.catalogFailing = false;
+      return outcome;
+    } catch (err) {
+      if (!this.catalogFailing) this.log.warn({ err }, 'cannot write the catalog; tasks that start later read every sidecar instead');
+      this.catalogFailing = true;
+      return 'failed';
+    }
   }
 
   /**
@@ -166,14 +209,20 @@ export class LiveIndex {
    * Rescans the volume and swaps the result in. Single-flight: a request for a rescan while one
    * runs is merged into one more run after it, so a burst of changes costs at most two scans.
    */
-  rescan(opts: { full: boolean; dirty?: Iterable<string>; progress?: ScanProgress }): Promise<void> {
+  rescan(opts: {
+    full: boolean;
+    dirty?: Iterable<string>;
+    progress?: ScanProgress;
+    /** Records to trust instead of the snapshot's (the catalog, at load), read while the volume is listed. */
+    seed?: Promise<ReadonlyMap<string, DistFile> | null>;
+  }): Promise<void> {
     if (this.running) {
       this.pending ??= { full: false, dirty: new Set() };
       this.pending.full ||= opts.full;
       for (const d of opts.dirty ?? []) this.pending.dirty.add(d);
       return this.running.then(() => this.drainPending());
     }
-    this.running = this.runScan(opts.full, new Set(opts.dirty ?? []), opts.progress).finally(() => {
+    this.running = this.runScan(opts.full, new Set(opts.dirty ?? []), opts.progress, opts.seed).finally(() => {
       this.running = null;
     });
     return this.running.then(() => this.drainPending());
@@ -186,19 +235,44 @@ export class LiveIndex {
     return this.rescan(next);
   }
 
-  private async runScan(full: boolean, dirty: Set<string>, progress?: ScanProgress): Promise<void> {
+  private async runScan(
+    full: boolean,
+    dirty: Set<string>,
+    progress?: ScanProgress,
+    seed?: Promise<ReadonlyMap<string, DistFile> | null>,
+  ): Promise<void> {
     const startSeq = this.seq;
-    const result = await this.source.scan({ full, previous: this.snap.files, dirty, ...(progress ? { progress } : {}) });
-    let files = new Map(result.files.map((f) => [f.relpath, f] as const));
+    const before = this.snap.files;
+    const result = await this.source.scan({
+      full,
+      ...(seed ? { seed } : { previous: before }),
+      dirty,
+      ...(progress ? { progress } : {}),
+    });
+    // Records this process did not hold yet are interned; the ones it holds already were.
+    const compactor = new Compactor();
+    let files: ReadonlyMap<string, DistFile>;
+    let changed: Set<string> | undefined;
+    if (seed) {
+      const seeded = await seed;
+      const all = new Map<string, DistFile>();
+      for (const f of result.files) all.set(f.relpath, seeded?.get(f.relpath) === f ? compactor.adopt(f) : compactor.record(f));
+      files = all;
+    } else {
+      // Only what differs from the snapshot is looked at again: a poll that finds one upload on a
+      // volume of 100,000 files rebuilds one project.
+      ({ files, changed } = this.diff(before, result.files, compactor));
+    }
     let yanks: Map<string, string> = result.yanks;
     // Local writes that happened while the scan was listing are not in its result: replay them.
     for (const change of this.local) {
       if (change.seq <= startSeq) continue;
       ({ files, yanks } = applyChange(files, yanks, change));
+      for (const rel of [...(change.remove ?? []), ...(change.add ?? []).map((f) => f.relpath)]) changed?.add(rel);
     }
     // Every later scan lists the volume after these writes: nothing left to replay.
     this.local = [];
-    this.snap = new Snapshot(files, yanks, this.snap);
+    this.snap = new Snapshot(files, yanks, this.snap, changed);
     this.rescans++;
     const { stats } = result;
     this.lastRescan = {
@@ -209,29 +283,67 @@ export class LiveIndex {
       hashed: stats.hashed,
       unreadable: stats.failed,
     };
-    if (stats.failed > 0) this.log.error({ ...stats, full }, 'files on the volume could not be read and are not served');
-    else if (stats.hashed > 0 || full) this.log.info({ ...stats, full, projects: this.snap.projects.size }, 'index rescanned');
+    const kind = seed ? 'load' : full ? 'full' : 'fast';
+    if (stats.failed > 0) this.log.error({ ...stats, full, kind }, 'files on the volume could not be read and are not served');
+    else if (stats.hashed > 0 || full || seed || !this.ready) {
+      this.log.info({ ...stats, full, kind, projects: this.snap.projects.size }, 'index rescanned');
+    }
+  }
+
+  /** The snapshot's records with a scan's result applied, and the paths whose records changed. */
+  private diff(
+    before: ReadonlyMap<string, DistFile>,
+    scanned: readonly DistFile[],
+    compactor: Compactor,
+  ): { files: ReadonlyMap<string, DistFile>; changed: Set<string> } {
+    const put = new Map<string, DistFile>();
+    const changed = new Set<string>();
+    let accounted = 0;
+    for (const f of scanned) {
+      const old = before.get(f.relpath);
+      if (old) accounted++;
+      if (old === f) continue;
+      put.set(f.relpath, compactor.record(f));
+      changed.add(f.relpath);
+    }
+    // Every path of the snapshot the scan listed again is accounted for; the rest are gone.
+    const gone: string[] = [];
+    if (accounted < before.size) {
+      const listed = new Set(scanned.map((f) => f.relpath));
+      for (const rel of before.keys()) {
+        if (listed.has(rel)) continue;
+        gone.push(rel);
+        changed.add(rel);
+      }
+    }
+    return { files: LayeredMap.over(before, put, gone), changed };
   }
 
   /** Applies a write of this process at once (read-your-writes). */
   applyLocal(change: LocalChange): void {
     const entry = { ...change, seq: ++this.seq };
     if (this.running) this.local.push(entry);
-    const { files, yanks } = applyChange(new Map(this.snap.files), new Map(this.snap.yanks), entry);
-    this.snap = new Snapshot(files, yanks, this.snap);
+    const { files, yanks } = applyChange(this.snap.files, this.snap.yanks, entry);
+    const changed = new Set([...(change.remove ?? []), ...(change.add ?? []).map((f) => f.relpath)]);
+    this.snap = new Snapshot(files, yanks, this.snap, changed);
   }
 }
 
+/** Every record, project by project in the order pages show them: a later load finds each project sorted. */
+function* inOrder(snap: Snapshot): Generator<DistFile> {
+  for (const name of snap.projectNames) yield* snap.projects.get(name)?.files ?? [];
+}
+
 function applyChange(
-  files: Map<string, DistFile>,
-  yanks: Map<string, string>,
+  files: ReadonlyMap<string, DistFile>,
+  yanks: ReadonlyMap<string, string>,
   change: LocalChange,
-): { files: Map<string, DistFile>; yanks: Map<string, string> } {
-  for (const rel of change.remove ?? []) files.delete(rel);
-  for (const f of change.add ?? []) files.set(f.relpath, f);
+): { files: ReadonlyMap<string, DistFile>; yanks: Map<string, string> } {
+  const put = new Map((change.add ?? []).map((f) => [f.relpath, f] as const));
+  const next = new Map(yanks);
   if (change.yank) {
-    if (change.yank.reason === null) yanks.delete(change.yank.key);
-    else yanks.set(change.yank.key, change.yank.reason);
+    if (change.yank.reason === null) next.delete(change.yank.key);
+    else next.set(change.yank.key, change.yank.reason);
   }
-  return { files, yanks };
+  return { files: LayeredMap.over(files, put, change.remove ?? []), yanks: next };
 }

@@ -17,7 +17,18 @@ const GZIP_MIN = 512;
 export function makePage(text: string, contentType: string): Page {
   const body = Buffer.from(text, 'utf8');
   const etag = `"${createHash('sha256').update(contentType).update('\0').update(body).digest('base64url').slice(0, 27)}"`;
-  return { body, gzip: body.length >= GZIP_MIN ? gzipSync(body, { level: 6 }) : null, etag, contentType };
+  return { body, gzip: body.length >= GZIP_MIN ? ownBytes(gzipSync(body, { level: 6 })) : null, etag, contentType };
+}
+
+/**
+ * zlib returns a view of its 16 KiB output chunk: held in the cache, each page of a few hundred
+ * compressed bytes would keep the whole chunk alive, unseen by the cache's byte budget.
+ */
+function ownBytes(view: Buffer): Buffer {
+  if (view.byteLength === view.buffer.byteLength) return view;
+  const own = Buffer.allocUnsafeSlow(view.byteLength);
+  view.copy(own);
+  return own;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ParsedFilename } from '../pypi/names.js';
+import type { CatalogContents, CatalogWrite } from '../store/catalog.js';
 import type { DistFile } from '../store/dist-file.js';
 import type { ScanOptions, ScanResult } from '../store/scanner.js';
 import type { Published, Staged } from '../store/uploads.js';
@@ -16,6 +17,14 @@ export interface IndexSource {
   /** False when the state folder is gone: the volume is unmounted or was swapped under us. */
   stateDirExists(): Promise<boolean>;
   scan(opts: ScanOptions): Promise<ScanResult>;
+  /** Every record as a task last wrote them down in one file, or null: a cache of the sidecars (store/catalog.ts). */
+  readCatalog(): Promise<CatalogContents | null>;
+  /** Writes the catalog unless the volume's has this digest, or is younger than minAgeMs. */
+  writeCatalog(
+    files: Iterable<DistFile>,
+    tag: { generation: string | null; digest: string; count: number },
+    minAgeMs: number,
+  ): Promise<CatalogWrite>;
 }
 
 /** Serving files and what their sidecars keep. */

@@ -12,10 +12,20 @@ export interface RefresherOptions {
 }
 
 /**
+ * How old the volume's catalog may be before a task that sees it lag rewrites it: every task
+ * rescans, and one fresh catalog per half interval is plenty (a starting task reconciles the rest
+ * from listings).
+ */
+export function catalogMinAge(rescanInterval: number): number {
+  return rescanInterval / 2;
+}
+
+/**
  * Drives the index: polls the generation file every refreshInterval, runs a full rescan every
- * rescanInterval (files copied in by hand, writers that died before their bump), and on a local
- * disk lets the file watcher trigger a rescan for files dropped in by hand. The watcher is a
- * convenience for developers; the generation file is the only signal between processes.
+ * rescanInterval (files copied in by hand, writers that died before their bump) and then brings
+ * the volume's catalog up to date, and on a local disk lets the file watcher trigger a rescan for
+ * files dropped in by hand. The watcher is a convenience for developers; the generation file is
+ * the only signal between processes.
  */
 export class Refresher {
   private readonly live: LiveIndex;
@@ -67,6 +77,7 @@ export class Refresher {
   private async fullRescan(): Promise<void> {
     try {
       await this.live.rescan({ full: true });
+      await this.live.saveCatalog(catalogMinAge(this.opts.rescanInterval));
     } catch (err) {
       this.opts.log.error({ err }, 'periodic full rescan failed');
     }

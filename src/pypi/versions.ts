@@ -21,6 +21,26 @@ export function compareVersions(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * compareVersions for sorting many versions at once: whether each one is PEP 440 is found out
+ * once, not at every comparison (a project of 2,000 CI builds sorts in a few milliseconds).
+ */
+export function versionComparator(): (a: string, b: string) => number {
+  const valid = new Map<string, boolean>();
+  const isValid = (v: string) => {
+    let ok = valid.get(v);
+    if (ok === undefined) valid.set(v, (ok = isPep440(v)));
+    return ok;
+  };
+  return (a, b) => {
+    const va = isValid(a);
+    const vb = isValid(b);
+    if (va && vb) return compare(a, b);
+    if (va !== vb) return va ? 1 : -1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  };
+}
+
 /** The canonical spelling of a version (`2.0.0-RC1` -> `2.0.0rc1`), or the input if not PEP 440. */
 export function canonicalVersion(v: string): string {
   return isPep440(v) ? (clean(v) ?? v) : v;

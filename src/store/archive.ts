@@ -125,8 +125,16 @@ class BlockReader extends yauzl.RandomAccessReader {
   }
 }
 
-async function openZip(file: string, size: number): Promise<yauzl.ZipFile> {
-  const handle = await fs.open(file, 'r');
+/** A zip from a file (read through BlockReader) or from bytes already read. */
+async function openZip(source: string | Buffer, size: number): Promise<yauzl.ZipFile> {
+  if (Buffer.isBuffer(source)) {
+    try {
+      return await yauzl.fromBufferPromise(source, { lazyEntries: true, strictFileNames: false });
+    } catch (err) {
+      throw new ArchiveError(`not a valid zip file (${(err as Error).message})`);
+    }
+  }
+  const handle = await fs.open(source, 'r');
   try {
     return await yauzl.fromRandomAccessReaderPromise(new BlockReader(handle, size), size, {
       lazyEntries: true,
@@ -144,8 +152,8 @@ async function openZip(file: string, size: number): Promise<yauzl.ZipFile> {
  * advertised hash is of these bytes). yauzl reads the central directory and then only that entry,
  * so a 150 MB wheel costs a few KB of reads.
  */
-export async function readWheelMetadata(file: string, size: number, project: string): Promise<Buffer> {
-  const zip = await openZip(file, size);
+export async function readWheelMetadata(source: string | Buffer, size: number, project: string): Promise<Buffer> {
+  const zip = await openZip(source, size);
   try {
     const candidates: yauzl.Entry[] = [];
     for await (const entry of zip.eachEntry()) {
@@ -168,10 +176,13 @@ export async function readWheelMetadata(file: string, size: number, project: str
   }
 }
 
-/** PKG-INFO of an sdist (`<top>/PKG-INFO`), or null when the archive has none or is a kind we do not read. */
-export async function readSdistPkgInfo(file: string, size: number, extension: string): Promise<Buffer | null> {
+/**
+ * PKG-INFO of an sdist (`<top>/PKG-INFO`), or null when the archive has none or is a kind we do
+ * not read. `source` is the file, or its bytes when they were read already.
+ */
+export async function readSdistPkgInfo(source: string | Buffer, size: number, extension: string): Promise<Buffer | null> {
   const ext = extension.toLowerCase();
-  if (ext === '.zip') return readZipPkgInfo(file, size);
+  if (ext === '.zip') return readZipPkgInfo(source, size);
   if (ext !== '.tar.gz' && ext !== '.tgz' && ext !== '.tar') return null;
   const extract = tarStream.extract();
   // Set from the entry callback; the pipeline below ends early (destroyed) once it is.
@@ -194,11 +205,11 @@ export async function readSdistPkgInfo(file: string, size: number, extension: st
       stream.resume();
     }
   });
-  const source = createReadStream(file, { highWaterMark: READ_CHUNK });
+  const input = Buffer.isBuffer(source) ? Readable.from([source]) : createReadStream(source, { highWaterMark: READ_CHUNK });
   try {
     const limit = sdistInflateLimit(size);
-    if (ext === '.tar') await pipeline(source, inflateBudget(limit), extract);
-    else await pipeline(source, createGunzip(), inflateBudget(limit), extract);
+    if (ext === '.tar') await pipeline(input, inflateBudget(limit), extract);
+    else await pipeline(input, createGunzip(), inflateBudget(limit), extract);
   } catch (err) {
     if (found.pkgInfo !== null) return found.pkgInfo;
     if (err instanceof ArchiveError) throw err;
@@ -207,8 +218,8 @@ export async function readSdistPkgInfo(file: string, size: number, extension: st
   return found.pkgInfo;
 }
 
-async function readZipPkgInfo(file: string, size: number): Promise<Buffer | null> {
-  const zip = await openZip(file, size);
+async function readZipPkgInfo(source: string | Buffer, size: number): Promise<Buffer | null> {
+  const zip = await openZip(source, size);
   try {
     for await (const entry of zip.eachEntry()) {
       if (/^[^/]+\/PKG-INFO$/.test(entry.fileName) && entry.uncompressedSize <= MAX_METADATA) {

@@ -62,13 +62,16 @@ export async function readFresh(file: string, maxBytes = 16 * 1024 * 1024): Prom
   return readToEnd(await fs.open(file, constants.O_RDONLY), maxBytes, file);
 }
 
-/** Reads an open file from its start to EOF, then closes it. */
-export async function readToEnd(handle: fs.FileHandle, maxBytes: number, name: string): Promise<Buffer> {
+/**
+ * Reads an open file from its start to EOF, then closes it. `chunk` sizes the reads: a file's
+ * size plus one reads it in one read and finds EOF with the next.
+ */
+export async function readToEnd(handle: fs.FileHandle, maxBytes: number, name: string, chunk = 64 * 1024): Promise<Buffer> {
   try {
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(64 * 1024);
+      const buf = Buffer.allocUnsafe(Math.min(chunk, READ_CHUNK));
       const { bytesRead } = await handle.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;

@@ -41,6 +41,15 @@ export class MultiHash extends Transform {
   }
 }
 
+/** The digests of bytes already in memory. */
+export function digestsOf(bytes: Buffer): Digests {
+  return {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    md5: createHash('md5').update(bytes).digest('hex'),
+    blake2b256: bytesToHex(blake2b(bytes, { dkLen: 32 })),
+  };
+}
+
 export function sink(): Writable {
   return new Writable({ write: (_chunk, _enc, cb) => cb() });
 }

@@ -13,10 +13,11 @@ export interface ArchiveMetadata {
   parsed: CoreMetadata | null;
 }
 
-export async function readArchiveMetadata(file: string, size: number, parsed: ParsedFilename): Promise<ArchiveMetadata> {
+/** The metadata of a distribution, from its file or from its bytes when they were read already. */
+export async function readArchiveMetadata(source: string | Buffer, size: number, parsed: ParsedFilename): Promise<ArchiveMetadata> {
   let raw: Buffer | null = null;
-  if (parsed.packagetype === 'bdist_wheel') raw = await readWheelMetadata(file, size, parsed.project);
-  else if (parsed.packagetype === 'sdist') raw = await readSdistPkgInfo(file, size, parsed.extension);
+  if (parsed.packagetype === 'bdist_wheel') raw = await readWheelMetadata(source, size, parsed.project);
+  else if (parsed.packagetype === 'sdist') raw = await readSdistPkgInfo(source, size, parsed.extension);
   return { raw, parsed: raw ? parseCoreMetadata(raw) : null };
 }
 

@@ -3,20 +3,35 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseFilename } from '../pypi/names.js';
 import type { DistFile } from './dist-file.js';
-import { errnoOf, mapLimit, READ_CHUNK, readFresh } from './fs-util.js';
-import { MultiHash, sink } from './hashing.js';
+import { errnoOf, mapLimit, READ_CHUNK, readFresh, readToEnd } from './fs-util.js';
+import { digestsOf, MultiHash, sink, type Digests } from './hashing.js';
 import type { VolumeLayout } from './layout.js';
 import { buildRecord, forMemory, readArchiveMetadata } from './records.js';
-import { Sidecars } from './sidecars.js';
+import { Sidecars, type SidecarListing } from './sidecars.js';
 
 export interface ScanLogger {
   warn(obj: object, msg: string): void;
 }
 
 export interface ScanOptions {
-  /** Stat every file (start, periodic rescans); otherwise files already known are trusted. */
+  /**
+   * A periodic full rescan: besides listing, re-check the size and mtime of a slice of the files
+   * it trusts (see VERIFY_PER_SCAN), so a file replaced in place by hand is noticed without a stat
+   * per file per scan. Otherwise (first scan, a scan after a generation bump) only files the
+   * listings do not vouch for are examined.
+   */
   full: boolean;
+  /**
+   * Records known from a previous scan or from the catalog. One is trusted as long as its sidecar
+   * (named after path, size and mtime) is listed in meta/: a writer that replaces a file writes a
+   * sidecar of a new name, and the one who notices a replacement by hand removes the old one.
+   */
   previous?: ReadonlyMap<string, DistFile>;
+  /**
+   * Records from the catalog, still being read, for a scan without `previous` (the first one):
+   * the volume is listed meanwhile, and they are used as `previous` once in.
+   */
+  seed?: Promise<ReadonlyMap<string, DistFile> | null>;
   /** Paths a watcher saw change: always re-examined. */
   dirty?: ReadonlySet<string>;
   /** Updated as the scan goes, for /health while a large volume loads. */
@@ -33,7 +48,12 @@ export interface ScanProgress {
 export interface ScanStats {
   /** Distribution files found by listing. */
   listed: number;
+  /** Files whose size and mtime were asked for: new, changed, or in this scan's verification slice. */
   statted: number;
+  /** Known files re-checked by a full scan's verification slice. */
+  verified: number;
+  /** Sidecars read (files the catalog or the previous scan did not vouch for). */
+  sidecarsRead: number;
   hashed: number;
   /** Files that are not valid distributions (corrupt archives): skipped until they change. */
   invalid: number;
@@ -53,10 +73,22 @@ export interface ScanResult {
 export interface ScannerOptions {
   /** Serve symlinks whose target is outside the root (an operator's deliberate links). */
   followExternalLinks: boolean;
+  /** Known files a full rescan re-checks (default VERIFY_PER_SCAN). */
+  verifyPerScan?: number;
 }
 
 const HASH_CONCURRENCY = 8;
 const STAT_CONCURRENCY = 32;
+/**
+ * Known files a full rescan re-checks by stat, in name order from where the last one stopped. On
+ * EFS a stat is a round trip, so checking every file would make each rescan grow with the volume
+ * (100,000 files: minutes); a slice keeps it constant, and every file is re-checked once per
+ * ceil(files / VERIFY_PER_SCAN) rescans. Writers never need this: they write a sidecar of a new
+ * name. Only files rewritten in place by hand, keeping their name, wait for it.
+ */
+export const VERIFY_PER_SCAN = 2_000;
+/** Files up to this size are read whole into memory to be described (most wheels and sdists are). */
+const WHOLE_FILE = 8 * 1024 * 1024;
 /** pypiserver volumes have a folder or two of nesting; deeper is a mistake, or a loop. */
 export const MAX_DEPTH = 8;
 
@@ -70,6 +102,10 @@ export class Scanner {
   private readonly sidecars: Sidecars;
   private readonly log: ScanLogger;
   private readonly opts: ScannerOptions;
+  /** Where the last verification slice ended. */
+  private verifiedUpTo: string | null = null;
+  /** The last listing of meta/, and the records it vouched for (see vouchedFor). */
+  private lastListing: { stems: SidecarListing; vouched: ReadonlySet<DistFile> } | null = null;
 
   constructor(layout: VolumeLayout, sidecars: Sidecars, log: ScanLogger, opts: ScannerOptions) {
     this.layout = layout;
@@ -79,23 +115,51 @@ export class Scanner {
   }
 
   /**
-   * Files seen before are taken from `previous` without a stat unless `full` (so a token change
-   * costs two readdirs and work only for new files); a file replaced by a writer gets a new
-   * sidecar name, which is how a fast scan notices it.
+   * Lists the root, meta/ and yanked/, and takes every file the listings vouch for from
+   * `previous` without touching it; only the rest is statted, read from its sidecar, or hashed.
    */
   async scan(opts: ScanOptions): Promise<ScanResult> {
     const started = performance.now();
-    const stats: ScanStats = { listed: 0, statted: 0, hashed: 0, invalid: 0, failed: 0, unsaved: 0, durationMs: 0 };
-    const [paths, sidecars, yanks] = await Promise.all([this.listDistributions(), this.sidecars.list(), this.readYanks()]);
+    const stats: ScanStats = {
+      listed: 0,
+      statted: 0,
+      verified: 0,
+      sidecarsRead: 0,
+      hashed: 0,
+      invalid: 0,
+      failed: 0,
+      unsaved: 0,
+      durationMs: 0,
+    };
+    // The catalog is read while the volume is listed: on EFS both are round trips.
+    const [listing, sidecars, yanks, seeded] = await Promise.all([
+      this.listEntries(),
+      this.sidecars.list(),
+      this.readYanks(),
+      opts.seed ?? Promise.resolve(null),
+    ]);
+    const previous = opts.previous ?? seeded ?? undefined;
+    // A name the index knows was parsed when it was first listed; a file link counts only when its
+    // target is inside the root.
+    const paths = listing.files.filter((rel) => previous?.has(rel) || parseFilename(path.posix.basename(rel)) !== null);
+    if (listing.links.length > 0) paths.push(...(await this.linksInsideRoot(listing.links)));
     stats.listed = paths.length;
     if (opts.progress) opts.progress.seen = paths.length;
 
-    const out: DistFile[] = [];
+    let out: DistFile[] = [];
     const toExamine: string[] = [];
+    // Records from the catalog are replaced by the index's own copies: not worth remembering.
+    const listed = this.vouchedFor(sidecars, opts.previous !== undefined);
     for (const rel of paths) {
-      const known = opts.previous?.get(rel);
-      if (known && !opts.full && !opts.dirty?.has(rel) && sidecars.has(Sidecars.stem(known))) out.push(known);
+      const k = previous?.get(rel);
+      if (k && !opts.dirty?.has(rel) && listed(k)) out.push(k);
       else toExamine.push(rel);
+    }
+    if (opts.full) {
+      const verify = new Set(this.verificationSlice(out));
+      if (verify.size > 0) out = out.filter((f) => !verify.has(f));
+      for (const f of verify) toExamine.push(f.relpath);
+      stats.verified = verify.size;
     }
 
     const needHash: { rel: string; size: number; mtimeMs: number }[] = [];
@@ -110,13 +174,14 @@ export class Scanner {
       if (!st.isFile()) return;
       const size = st.size;
       const mtimeMs = Math.floor(st.mtimeMs);
-      const known = opts.previous?.get(rel);
-      if (known?.size === size && known.mtimeMs === mtimeMs) {
-        out.push(known);
+      const k = previous?.get(rel);
+      if (k?.size === size && k.mtimeMs === mtimeMs) {
+        out.push(k);
         return;
       }
       const stem = Sidecars.stemOf(rel, size, mtimeMs);
       if (sidecars.has(stem)) {
+        stats.sidecarsRead++;
         const record = await this.sidecars.read(stem);
         if (record?.relpath === rel) {
           out.push(forMemory(record));
@@ -149,6 +214,14 @@ export class Scanner {
         stats.unsaved++;
         unsavedErr ??= err;
       }
+      // Bytes that differ from what a listed sidecar says make that sidecar stale: removing it
+      // tells every other task (which trusts records by their sidecar's name) to look again.
+      const stale = previous?.get(rel);
+      if (stale && stale.sha256 !== record.sha256 && sidecars.has(Sidecars.stem(stale))) {
+        await this.sidecars.remove(Sidecars.stem(stale)).catch((err: unknown) => {
+          this.log.warn({ file: rel, err }, 'could not remove the sidecar of a file replaced by hand');
+        });
+      }
       out.push(forMemory(record));
     });
     if (stats.unsaved > 0) {
@@ -163,12 +236,47 @@ export class Scanner {
   }
 
   /**
-   * Recursive listing of distribution files, relative '/'-paths. Dot-files and dot-folders are
-   * skipped, folders are entered only when they are real folders (never through a link) and at
-   * most MAX_DEPTH deep, and a file link counts only when its target is inside the root.
+   * Whether a record's sidecar is in this listing of meta/. Most records were vouched for by the
+   * previous listing too; for them it is enough to know which sidecars went away since, which
+   * spares building a name for each of 100,000 records at every poll. The others (new records, a
+   * catalog's) are looked up by name. Remembers this listing for the next scan.
    */
-  private async listDistributions(): Promise<string[]> {
-    const out: string[] = [];
+  private vouchedFor(stems: SidecarListing, remember: boolean): (k: DistFile) => boolean {
+    const before = this.lastListing;
+    const gone = new Set<string>();
+    if (before) for (const stem of before.stems.goneFrom(stems)) gone.add(relpathOfStem(stem));
+    const vouched = new Set<DistFile>();
+    this.lastListing = remember ? { stems, vouched } : null;
+    return (k) => {
+      const ok = before?.vouched.has(k) ? !gone.has(k.relpath) : stems.has(Sidecars.stem(k));
+      if (ok && remember) vouched.add(k);
+      return ok;
+    };
+  }
+
+  /**
+   * The next VERIFY_PER_SCAN of `trusted` in name order after the last one checked, wrapping
+   * around. Each process starts at a random place, so the tasks of a fleet check different files.
+   */
+  private verificationSlice(trusted: readonly DistFile[]): DistFile[] {
+    const limit = this.opts.verifyPerScan ?? VERIFY_PER_SCAN;
+    if (trusted.length <= limit) return [...trusted];
+    const sorted = [...trusted].sort((a, b) => (a.relpath < b.relpath ? -1 : a.relpath > b.relpath ? 1 : 0));
+    const cursor = this.verifiedUpTo;
+    // The first path after the cursor, or a random place the first time.
+    const start = cursor === null ? Math.floor(Math.random() * sorted.length) : firstAfter(sorted, cursor);
+    const slice = [...sorted.slice(start, start + limit), ...sorted.slice(0, Math.max(0, start + limit - sorted.length))];
+    this.verifiedUpTo = slice.at(-1)?.relpath ?? null;
+    return slice;
+  }
+
+  /**
+   * Recursive listing, relative '/'-paths: regular files (distributions or not, told apart by the
+   * caller) and links named like distributions. Dot-files and dot-folders are skipped, folders are
+   * entered only when they are real folders (never through a link) and at most MAX_DEPTH deep.
+   */
+  private async listEntries(): Promise<{ files: string[]; links: string[] }> {
+    const files: string[] = [];
     const links: string[] = [];
     const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
       let entries: Dirent[];
@@ -185,16 +293,16 @@ export class Scanner {
         const rel = prefix + e.name;
         if (e.isDirectory()) {
           if (depth < MAX_DEPTH) subdirs.push(walk(path.join(dir, e.name), rel + '/', depth + 1));
-        } else if (parseFilename(e.name)) {
-          if (e.isFile()) out.push(rel);
-          else if (e.isSymbolicLink()) links.push(rel);
+        } else if (e.isFile()) {
+          files.push(rel);
+        } else if (e.isSymbolicLink() && parseFilename(e.name)) {
+          links.push(rel);
         }
       }
       await Promise.all(subdirs);
     };
     await walk(this.layout.root, '', 0);
-    if (links.length > 0) out.push(...(await this.linksInsideRoot(links)));
-    return out;
+    return { files, links };
   }
 
   private async linksInsideRoot(links: string[]): Promise<string[]> {
@@ -213,23 +321,33 @@ export class Scanner {
     return inside;
   }
 
-  /** Hashes a file and reads its metadata. */
+  /**
+   * Hashes a file and reads its metadata. A file of up to WHOLE_FILE bytes is read once, with a
+   * buffer of its size, and both come from those bytes: on EFS one open and a read or two instead
+   * of two opens, and no 1 MiB read buffer per small file for the collector.
+   */
   private async describe(rel: string, size: number, mtimeMs: number): Promise<{ record: DistFile; metadata: Buffer | null }> {
     const full = path.join(this.layout.root, rel);
     const parsed = parseFilename(path.posix.basename(rel));
     if (!parsed) throw new Error(`not a distribution filename: ${rel}`);
-    const hasher = new MultiHash();
-    await pipeline(createReadStream(full, { highWaterMark: READ_CHUNK }), hasher, sink());
-    // The size came from stat(), which a network file system may serve from its cache.
-    if (hasher.size !== size)
-      throw new Error(`changed while it was read (${size} bytes listed, ${hasher.size} read); read again at the next scan`);
-    const metadata = await readArchiveMetadata(full, size, parsed);
-    const record = buildRecord(
-      rel,
-      parsed,
-      { size, mtimeMs, digests: hasher.digests(), uploadTime: new Date(mtimeMs).toISOString() },
-      metadata,
-    );
+    let digests: Digests;
+    let read: number;
+    let source: string | Buffer = full;
+    if (size <= WHOLE_FILE) {
+      // Read until EOF, past the size stat() gave: a network file system may serve that from its cache.
+      const bytes = await readToEnd(await fs.open(full, 'r'), WHOLE_FILE * 2, rel, size + 1);
+      digests = digestsOf(bytes);
+      read = bytes.length;
+      source = bytes;
+    } else {
+      const hasher = new MultiHash();
+      await pipeline(createReadStream(full, { highWaterMark: READ_CHUNK }), hasher, sink());
+      digests = hasher.digests();
+      read = hasher.size;
+    }
+    if (read !== size) throw new Error(`changed while it was read (${size} bytes listed, ${read} read); read again at the next scan`);
+    const metadata = await readArchiveMetadata(source, size, parsed);
+    const record = buildRecord(rel, parsed, { size, mtimeMs, digests, uploadTime: new Date(mtimeMs).toISOString() }, metadata);
     return { record, metadata: metadata.raw };
   }
 
@@ -253,5 +371,28 @@ export class Scanner {
         }),
     );
     return out;
+  }
+}
+
+/** Index of the first record whose path sorts after `cursor` (binary search over records sorted by path). */
+function firstAfter(sorted: readonly DistFile[], cursor: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const rel = sorted[mid]?.relpath ?? '';
+    if (rel <= cursor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The relative path a sidecar's name is for (its name ends with ~size~mtime; '~' may occur in the path). */
+function relpathOfStem(stem: string): string {
+  const end = stem.lastIndexOf('~', stem.lastIndexOf('~') - 1);
+  try {
+    return decodeURIComponent(stem.slice(0, end));
+  } catch {
+    return stem;
   }
 }

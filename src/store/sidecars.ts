@@ -4,7 +4,33 @@ import type { DistFile } from './dist-file.js';
 import { errnoOf, writeAtomic } from './fs-util.js';
 import type { VolumeLayout } from './layout.js';
 
-const SIDECAR_VERSION = 1;
+export const SIDECAR_VERSION = 1;
+const RECORD = '.json';
+
+/**
+ * The records a listing of meta/ found, by stem. It keeps the names as listed: a scan holds one
+ * listing until the next, and cut-down copies of 100,000 names would keep the names alive too.
+ */
+export class SidecarListing {
+  private readonly names: ReadonlySet<string>;
+
+  constructor(names: ReadonlySet<string>) {
+    this.names = names;
+  }
+
+  get size(): number {
+    return this.names.size;
+  }
+
+  has(stem: string): boolean {
+    return this.names.has(stem + RECORD);
+  }
+
+  /** Stems of this listing that `later` no longer has. */
+  *goneFrom(later: SidecarListing): Generator<string> {
+    for (const name of this.names) if (!later.names.has(name)) yield name.slice(0, -RECORD.length);
+  }
+}
 
 /**
  * Per-file records in `.wheelhouse/meta/`: hashes, metadata and upload time of each distribution,
@@ -29,13 +55,13 @@ export class Sidecars {
     return Sidecars.stemOf(f.relpath, f.size, f.mtimeMs);
   }
 
-  /** Stems of every record present. */
-  async list(): Promise<Set<string>> {
+  /** Every record present. */
+  async list(): Promise<SidecarListing> {
     try {
       const names = await fs.readdir(this.dir);
-      return new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
+      return new SidecarListing(new Set(names.filter((n) => n.endsWith(RECORD))));
     } catch (err) {
-      if (errnoOf(err) === 'ENOENT') return new Set();
+      if (errnoOf(err) === 'ENOENT') return new SidecarListing(new Set());
       throw err;
     }
   }
@@ -56,7 +82,7 @@ export class Sidecars {
   async write(record: DistFile, metadata: Buffer | null): Promise<void> {
     const stem = Sidecars.stem(record);
     if (metadata) await writeAtomic(path.join(this.dir, `${stem}.metadata`), metadata);
-    await writeAtomic(path.join(this.dir, `${stem}.json`), JSON.stringify({ v: SIDECAR_VERSION, ...record }));
+    await writeAtomic(path.join(this.dir, `${stem}${RECORD}`), JSON.stringify({ v: SIDECAR_VERSION, ...record }));
   }
 
   async remove(stem: string): Promise<void> {

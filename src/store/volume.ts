@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { ParsedFilename } from '../pypi/names.js';
+import { Catalog, type CatalogContents, type CatalogWrite } from './catalog.js';
 import type { DistFile } from './dist-file.js';
 import { GenerationFile } from './generation.js';
 import { VolumeLayout } from './layout.js';
@@ -22,6 +23,8 @@ const silent: VolumeLogger = { info() {}, warn() {}, error() {} };
 export interface VolumeOptions {
   /** Serve links whose target is outside the package directory. */
   followExternalLinks?: boolean;
+  /** Known files a full rescan re-checks by stat (see store/scanner.ts). */
+  verifyPerScan?: number;
 }
 
 /**
@@ -32,6 +35,7 @@ export interface VolumeOptions {
 export class Volume {
   readonly layout: VolumeLayout;
   private readonly generation: GenerationFile;
+  private readonly catalog: Catalog;
   private readonly scanner: Scanner;
   private readonly reader: FileReader;
   private readonly uploads: Uploads;
@@ -43,7 +47,11 @@ export class Volume {
     const sidecars = new Sidecars(this.layout);
     const followExternalLinks = opts.followExternalLinks ?? false;
     this.generation = new GenerationFile(this.layout.stateDir, log);
-    this.scanner = new Scanner(this.layout, sidecars, log, { followExternalLinks });
+    this.catalog = new Catalog(this.layout, log);
+    this.scanner = new Scanner(this.layout, sidecars, log, {
+      followExternalLinks,
+      ...(opts.verifyPerScan !== undefined ? { verifyPerScan: opts.verifyPerScan } : {}),
+    });
     this.reader = new FileReader(this.layout, sidecars, { followExternalLinks });
     this.uploads = new Uploads(this.layout, sidecars, this.generation, log);
   }
@@ -83,6 +91,18 @@ export class Volume {
 
   scan(opts: ScanOptions): Promise<ScanResult> {
     return this.scanner.scan(opts);
+  }
+
+  readCatalog(): Promise<CatalogContents | null> {
+    return this.catalog.read();
+  }
+
+  writeCatalog(
+    files: Iterable<DistFile>,
+    tag: { generation: string | null; digest: string; count: number },
+    minAgeMs: number,
+  ): Promise<CatalogWrite> {
+    return this.catalog.write(files, tag, minAgeMs);
   }
 
   // Reads.
