@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
-import { AsyncPageCache } from '../index/async-page-cache.js';
 import { makePage, type Page } from '../index/page-cache.js';
 import { infoFile } from '../pypi/render.js';
 import { SearchIndex } from '../index/search.js';
@@ -56,7 +55,8 @@ const paramsSchema = {
 export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
   // The one place URLs of these pages are built from: a path prefix is applied here.
   const urls = siteUrls('');
-  const pages = new AsyncPageCache(Math.max(Math.floor(config.pageCacheSize / 4), 1024 * 1024));
+  // The index's page cache: one byte budget and one set of metrics for every page served.
+  const pages = index.pages.cache;
   const list = { action: 'list' as const };
   const cacheControl = config.pageCacheControl;
 
@@ -102,7 +102,7 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
     return send(
       request,
       reply,
-      pages.get(`home\0${ctx.origin}\0${s.fingerprint}`, () => {
+      pages.getAsync(`home\0${ctx.origin}\0${s.fingerprint}`, () => {
         const projects = s.projectNames.flatMap((n) => s.projects.get(n) ?? []);
         const body = renderHomePage(ctx, {
           projectCount: s.projects.size,
@@ -157,7 +157,7 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
     return send(
       request,
       reply,
-      pages.get(key, async () => {
+      pages.getAsync(key, async () => {
         const source = infoFile(project, version ?? project.latest);
         // The one read a page costs: its long description, from the sidecar, once per render.
         const description = source ? await index.description(source) : null;

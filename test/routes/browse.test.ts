@@ -171,6 +171,21 @@ describe('GET /project/<name>/ and /project/<name>/<version>/', () => {
     }
   });
 
+  it('keeps its pages in the index page cache, counted by its metrics', async () => {
+    const metric = async (name: string): Promise<number> => {
+      const text = (await app.inject('/metrics')).body;
+      return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    };
+    const hits = await metric('wheelhouse_page_cache_hits_total');
+    const misses = await metric('wheelhouse_page_cache_misses_total');
+    const entries = await metric('wheelhouse_page_cache_entries');
+    expect((await app.inject('/project/helper-lib/1.5/')).statusCode).toBe(200);
+    expect(await metric('wheelhouse_page_cache_misses_total')).toBe(misses + 1);
+    expect(await metric('wheelhouse_page_cache_entries')).toBe(entries + 1);
+    expect((await app.inject('/project/helper-lib/1.5/')).statusCode).toBe(200);
+    expect(await metric('wheelhouse_page_cache_hits_total')).toBe(hits + 1);
+  });
+
   it('links a dependency once its project arrives on the index, though the dependent project did not change', async () => {
     const before = await app.inject('/project/demo-pkg/');
     expect(before.body).toContain('<a href="/project/helper-lib/">helper-lib</a>');
