@@ -100,8 +100,8 @@ export class PackageIndex {
   }
 
   /** Publishes a staged upload; a duplicate is listed again too (its first writer may have died before announcing it). */
-  async publish(staged: Staged, overwrite: boolean): Promise<Published> {
-    const result = await this.volume.publish(staged, { overwrite });
+  async publish(staged: Staged, overwrite: boolean, uploader: string | null = null): Promise<Published> {
+    const result = await this.volume.publish(staged, { overwrite, uploader });
     this.live.applyLocal({ add: [result.file] });
     await this.announceWrite();
     return result;

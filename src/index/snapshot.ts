@@ -112,7 +112,9 @@ function buildProject(name: string, files: IndexedFile[]): Project {
   const h = createHash('sha1');
   for (const f of files) {
     const yanked = f.yanked === false ? '-' : `y${f.yanked}`;
-    h.update(`${f.relpath}\0${f.sha256}\0${yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\n`);
+    h.update(
+      `${f.relpath}\0${f.sha256}\0${yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\0${f.uploader ?? ''}\n`,
+    );
   }
   return { name, displayName: oldest.displayName, files, versions, latest, fingerprint: h.digest('hex') };
 }

@@ -26,6 +26,11 @@ export interface DistFile {
   metadataSha256: string | null;
   /** ISO 8601 UTC: when this volume first got the file (upload time, or mtime for files copied in). */
   uploadTime: string;
+  /**
+   * The login that uploaded the file. Absent for files copied onto the volume, uploads to an
+   * open server, and records written before uploaders were kept.
+   */
+  uploader?: string;
   info: ProjectInfo | null;
 }
 

@@ -24,7 +24,7 @@ export async function readArchiveMetadata(file: string, size: number, parsed: Pa
 export function buildRecord(
   rel: string,
   parsed: ParsedFilename,
-  file: { size: number; mtimeMs: number; digests: Digests; uploadTime: string },
+  file: { size: number; mtimeMs: number; digests: Digests; uploadTime: string; uploader?: string | null },
   metadata: ArchiveMetadata,
 ): DistFile {
   const info = metadata.parsed ? projectInfo(metadata.parsed) : null;
@@ -43,6 +43,7 @@ export function buildRecord(
     requiresPython: info?.requiresPython ?? null,
     metadataSha256: metadata.raw && isWheel ? createHash('sha256').update(metadata.raw).digest('hex') : null,
     uploadTime: file.uploadTime,
+    ...(file.uploader ? { uploader: file.uploader } : {}),
     info,
   };
 }

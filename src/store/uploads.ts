@@ -56,6 +56,14 @@ export interface Published {
   duplicate: boolean;
 }
 
+export interface PublishOptions {
+  /** Replace a file of the same name with different bytes. */
+  overwrite: boolean;
+  uploadTime?: Date;
+  /** The login that uploads, kept in the file's record for the pages. */
+  uploader?: string | null;
+}
+
 /**
  * Writes to the volume: uploads (staged in `incoming/`, published with link() so no partial file
  * is ever visible and two writers can never both take a name), removals and yanks. Every write
@@ -118,7 +126,7 @@ export class Uploads {
    * which is slower but right. Same name with the same bytes is a duplicate; different bytes are
    * refused unless `overwrite`.
    */
-  async publish(staged: Staged, opts: { overwrite: boolean; uploadTime?: Date }): Promise<Published> {
+  async publish(staged: Staged, opts: PublishOptions): Promise<Published> {
     const rel = staged.filename;
     const final = path.join(this.layout.root, rel);
     const uploadTime = (opts.uploadTime ?? new Date()).toISOString();
@@ -127,7 +135,7 @@ export class Uploads {
       const record = buildRecord(
         rel,
         staged.parsed,
-        { size: staged.size, mtimeMs: Math.floor(st.mtimeMs), digests: staged.digests, uploadTime },
+        { size: staged.size, mtimeMs: Math.floor(st.mtimeMs), digests: staged.digests, uploadTime, uploader: opts.uploader ?? null },
         staged.metadata,
       );
       let backup: { path: string; stem: string } | null = null;

@@ -8,7 +8,7 @@ import { isLocalDisk, sweepIncoming } from './maintenance.js';
 import { FileReader } from './reader.js';
 import { Scanner, type ScanOptions, type ScanResult } from './scanner.js';
 import { Sidecars } from './sidecars.js';
-import { Uploads, type Published, type Staged } from './uploads.js';
+import { Uploads, type PublishOptions, type Published, type Staged } from './uploads.js';
 import { watchRoot } from './watcher.js';
 
 export interface VolumeLogger {
@@ -107,7 +107,7 @@ export class Volume {
     return this.uploads.stage(parsed, source, maxSize);
   }
 
-  publish(staged: Staged, opts: { overwrite: boolean; uploadTime?: Date }): Promise<Published> {
+  publish(staged: Staged, opts: PublishOptions): Promise<Published> {
     return this.uploads.publish(staged, opts);
   }
 

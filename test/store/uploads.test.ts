@@ -1,9 +1,8 @@
-import { copyFile, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFilename } from '../../src/pypi/names.js';
-import { GenerationFile } from '../../src/store/generation.js';
 import { Volume } from '../../src/store/volume.js';
 import { makeWheel } from '../helpers/dists.js';
 import { tempDir } from '../helpers/server.js';
@@ -12,7 +11,9 @@ let root: string;
 let cleanup: () => void;
 
 beforeEach(() => {
-  ({ dir: root, cleanup } = tempDir());
+  const t = tempDir();
+  root = t.dir;
+  cleanup = () => t.cleanup();
 });
 afterEach(() => cleanup());
 
@@ -58,12 +59,12 @@ describe('uploads', () => {
     ]);
     const results = await Promise.allSettled([s1.publish(sa, { overwrite: false }), s2.publish(sb, { overwrite: false })]);
     const won = results.filter((r) => r.status === 'fulfilled');
-    const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(1);
-    expect(lost[0]!.reason.code).toBe('WH_ERR_FILE_EXISTS');
+    expect((lost[0]?.reason as { code?: string }).code).toBe('WH_ERR_FILE_EXISTS');
     const stored = await readFile(path.join(root, a.filename));
-    const winner = results[0]!.status === 'fulfilled' ? a.bytes : b.bytes;
+    const winner = results[0].status === 'fulfilled' ? a.bytes : b.bytes;
     expect(stored.equals(winner)).toBe(true);
     expect(await readdir(s1.layout.incomingDir)).toEqual([]);
   });
@@ -116,6 +117,30 @@ describe('uploads', () => {
       statusCode: 413,
     });
     expect(await listAll(root)).toEqual(before);
+  });
+
+  it('keeps the uploader in the sidecar, and still reads sidecars written without one', async () => {
+    const store = await newStore();
+    const a = await makeWheel({ name: 'alpha', version: '1.0' });
+    const b = await makeWheel({ name: 'beta', version: '1.0' });
+    const published = await store.publish(await store.stage(parseFilename(a.filename)!, Readable.from([a.bytes]), 1 << 20), {
+      overwrite: false,
+      uploader: 'ada',
+    });
+    expect(published.file.uploader).toBe('ada');
+    await store.publish(await store.stage(parseFilename(b.filename)!, Readable.from([b.bytes]), 1 << 20), { overwrite: false });
+    const sidecars = (await readdir(store.layout.metaDir)).filter((n) => n.endsWith('.json'));
+    type Sidecar = { project: string; uploader?: string };
+    const read = async (n: string): Promise<Sidecar> => JSON.parse(await readFile(path.join(store.layout.metaDir, n), 'utf8')) as Sidecar;
+    const records = await Promise.all(sidecars.map(read));
+    expect(records.map((r) => [r.project, r.uploader]).sort()).toEqual([
+      ['alpha', 'ada'],
+      ['beta', undefined],
+    ]);
+    // A later task reads both from the sidecars without hashing either file again.
+    const scan = await new Volume(root).scan({ full: true });
+    expect(scan.stats.hashed).toBe(0);
+    expect(Object.fromEntries(scan.files.map((f) => [f.project, f.uploader ?? null]))).toEqual({ alpha: 'ada', beta: null });
   });
 
   it('removes files with their sidecars and bumps the generation', async () => {
