@@ -1,3 +1,4 @@
+import { compile as compileProxies } from '@fastify/proxy-addr';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Credentials } from './auth/credentials.js';
 import type { LoginThrottle } from './auth/throttle.js';
@@ -5,6 +6,7 @@ import type { Config, TrustProxy } from './config.js';
 import { Errors } from './errors.js';
 import type { PackageIndex } from './index/package-index.js';
 import authPlugin from './plugins/auth.js';
+import { basePathPlugin, stripBasePath } from './plugins/base-path.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { pressurePlugin } from './plugins/pressure.js';
@@ -26,15 +28,20 @@ export interface AppDeps {
   logger?: FastifyServerOptions['loggerInstance'];
 }
 
-/** Fastify's trust function for the configured proxies: exactly that many hops, or exactly those addresses. */
-function trustFunction(trust: TrustProxy): FastifyServerOptions['trustProxy'] {
-  if (trust === false) return false;
+/**
+ * Whether to believe the address at `hop` of a request's chain (0: the peer of the connection):
+ * exactly that many hops, or exactly those addresses. Fastify asks it for X-Forwarded-For and
+ * -Proto, the base-path plugin for X-Forwarded-Prefix: one rule for every forwarded header.
+ */
+function trustFunction(trust: TrustProxy): (address: string, hop: number) => boolean {
+  if (trust === false) return () => false;
   if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
-  return trust;
+  return compileProxies(trust);
 }
 
 /** Builds the HTTP app over an index. This file is the route table: URL -> module. */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const trusts = trustFunction(config.trustProxy);
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // Fastify's own two lines per request are replaced by the one below.
@@ -43,7 +50,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     // are off (the burst setting) nothing would use it.
     childLoggerFactory: (logger, bindings, opts) =>
       ['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger,
-    trustProxy: trustFunction(config.trustProxy),
+    trustProxy: config.trustProxy === false ? false : trusts,
+    // Under --base-path every route is reached below it; the routes themselves never spell it.
+    ...(config.basePath ? { rewriteUrl: stripBasePath(config.basePath) } : {}),
     // Above the load balancer's idle timeout, so it never reuses a connection this side just closed.
     keepAliveTimeout: config.keepAliveTimeout,
     // A body trickled a byte a second ends here instead of holding the connection for ever.
@@ -62,7 +71,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       request.log.info(
         {
           method: request.method,
-          url: request.url,
+          url: request.originalUrl,
           status: reply.statusCode,
           ms: Math.round(reply.elapsedTime * 10) / 10,
           ip: request.ip,
@@ -75,6 +84,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   await app.register(errorsPlugin);
+  await app.register(basePathPlugin, { basePath: config.basePath, trustsPeer: (address) => trusts(address, 0) });
   await app.register(securityPlugin);
   // Until the first scan is in, an empty index would answer 404 for every project: say 503 instead
   // (pip retries it) so nobody concludes a package is missing.

@@ -5,7 +5,7 @@ import type { Credentials } from '../auth/credentials.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import type { Action, AuthPolicy } from '../config.js';
 import { Errors, isUserFacing } from '../errors.js';
-import { originOf } from '../routes/origin.js';
+import { baseUrlOf } from '../routes/origin.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -29,7 +29,7 @@ export interface AuthPluginOptions {
 }
 
 function loginHint(request: FastifyRequest, action: Action): string {
-  const origin = originOf(request);
+  const origin = baseUrlOf(request);
   return action === 'update'
     ? `to upload: e.g. twine upload --repository-url ${origin}/ -u USER -p PASS dist/*`
     : `to read this index: e.g. pip install --index-url ${origin.replace('://', '://USER:PASS@')}/simple/ PACKAGE`;
@@ -171,4 +171,5 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
   }
 };
 
-export default fp(auth, { name: 'wheelhouse-auth', fastify: '5.x' });
+// The login hints name the index's URL, prefix included.
+export default fp(auth, { name: 'wheelhouse-auth', fastify: '5.x', dependencies: ['wheelhouse-base-path'] });

@@ -3,7 +3,7 @@ import { Errors } from '../errors.js';
 import { normalizeName } from '../pypi/names.js';
 import { infoFile, renderWarehouseJson } from '../pypi/render.js';
 import { findVersion } from '../pypi/versions.js';
-import { originOf } from './origin.js';
+import { baseUrlOf } from './origin.js';
 import type { RouteOptions } from './simple.js';
 
 type Params = { Params: { project: string; version?: string } };
@@ -19,7 +19,8 @@ export async function projectJsonRoutes(app: FastifyInstance, { index, config }:
     const { project: raw, version } = request.params;
     const name = normalizeName(raw);
     if (name !== raw) {
-      return reply.redirect(`${prefix}/${encodeURIComponent(name)}/${version ? `${encodeURIComponent(version)}/` : ''}json`, 301);
+      const to = `${request.basePath}${prefix}/${encodeURIComponent(name)}/${version ? `${encodeURIComponent(version)}/` : ''}json`;
+      return reply.redirect(to, 301);
     }
     const project = index.project(name);
     if (!project) throw new Errors.ProjectNotFound(name);
@@ -33,7 +34,7 @@ export async function projectJsonRoutes(app: FastifyInstance, { index, config }:
     return reply
       .type('application/json')
       .header('cache-control', config.pageCacheControl)
-      .send(renderWarehouseJson(project, originOf(request), shown, description));
+      .send(renderWarehouseJson(project, baseUrlOf(request), shown, description));
   };
 
   app.get<Params>('/pypi/:project/json', { config: list }, handler('/pypi'));

@@ -37,7 +37,7 @@ function queryString(request: FastifyRequest): string {
 export async function simpleRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
   const list = { action: 'list' as const };
 
-  app.get('/simple', { config: list }, async (request, reply) => reply.redirect(`/simple/${queryString(request)}`, 301));
+  app.get('/simple', { config: list }, async (request, reply) => reply.redirect(`${request.basePath}/simple/${queryString(request)}`, 301));
 
   app.get<FormatQuery>('/simple/', { config: list, schema: { querystring: querySchema } }, async (request, reply) =>
     sendPage(request, reply, index.pages.root(pickFormat(request)), config.pageCacheControl),
@@ -45,13 +45,13 @@ export async function simpleRoutes(app: FastifyInstance, { index, config }: Rout
 
   // Missing slash or a non-normalized name: one 301 to the canonical URL (PEP 503).
   app.get<ProjectParams>('/simple/:project', { config: list, schema: projectSchema }, async (request, reply) =>
-    reply.redirect(`/simple/${encodeURIComponent(normalizeName(request.params.project))}/${queryString(request)}`, 301),
+    reply.redirect(`${request.basePath}/simple/${encodeURIComponent(normalizeName(request.params.project))}/${queryString(request)}`, 301),
   );
 
   app.get<ProjectParams>('/simple/:project/', { config: list, schema: projectSchema }, async (request, reply) => {
     const name = normalizeName(request.params.project);
     if (name !== request.params.project) {
-      return reply.redirect(`/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
+      return reply.redirect(`${request.basePath}/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
     }
     const project = index.project(name);
     if (!project) return notFound(reply, name, config);
