@@ -45,11 +45,14 @@ export async function startServer(opts: {
   env?: Record<string, string>;
   port?: number;
   timeoutMs?: number;
+  /** Where to wait for a 200: the health path, below the server's --base-path if it has one. */
+  healthPath?: string;
 }): Promise<RunningServer> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
   const port = opts.port ?? (await freePort());
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
-  for (const k of Object.keys(env)) if (k.startsWith('WHEELHOUSE_') && !(opts.env && k in opts.env)) delete env[k];
+  // The server reads only the variables a test gives it, never ones the test runner happens to carry.
+  const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith('WHEELHOUSE_'));
+  const env: NodeJS.ProcessEnv = { ...Object.fromEntries(inherited), ...opts.env };
   const proc = spawn(
     process.execPath,
     [
@@ -69,15 +72,15 @@ export async function startServer(opts: {
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${out}`);
     try {
-      const res = await fetch(`${url}/health`);
+      const res = await fetch(`${url}${opts.healthPath ?? '/health'}`);
       if (res.status === 200) break;
     } catch {
       // not listening yet
