@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { LINK_HASHES, type LinkHash } from './pypi/render.js';
 
 /** The actions a login can be required for, as pypiserver's `-a` names them. */
 export const ACTIONS = ['download', 'list', 'update'] as const;
@@ -126,16 +127,12 @@ const healthEndpoint = z.string().transform((raw, ctx) => {
   return v;
 });
 
-/** The digests a simple page may put in its file links: those every Python's hashlib has (PEP 503). */
-export const HASH_ALGOS = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'] as const;
-export type HashAlgo = (typeof HASH_ALGOS)[number];
-
 /** A hash name, or null for no fragment (pypiserver's `off`, `no`, `false`, `0`). */
-const hashAlgo = z.string().transform((raw, ctx): HashAlgo | null => {
+const hashAlgo = z.string().transform((raw, ctx): LinkHash | null => {
   const v = raw.trim().toLowerCase();
   if (['off', 'no', 'false', '0', 'none'].includes(v)) return null;
-  if ((HASH_ALGOS as readonly string[]).includes(v)) return v as HashAlgo;
-  ctx.addIssue({ code: 'custom', message: `expected one of ${HASH_ALGOS.join(', ')}, or off (got "${raw}")` });
+  if ((LINK_HASHES as readonly string[]).includes(v)) return v as LinkHash;
+  ctx.addIssue({ code: 'custom', message: `expected one of ${LINK_HASHES.join(', ')}, or off (got "${raw}")` });
   return z.NEVER;
 });
 

@@ -53,10 +53,16 @@ const CHECK_QUEUE = 64;
 
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const log = opts.log ?? pino({ level: 'silent' });
-  const volume = new Volume(config.root, log.child({ part: 'store' }), { followExternalLinks: config.followExternalLinks });
+  // sha256 and md5 are in every record; any other link hash is computed once per file and kept.
+  const extraDigests = config.hashAlgo === null || config.hashAlgo === 'sha256' || config.hashAlgo === 'md5' ? [] : [config.hashAlgo];
+  const volume = new Volume(config.root, log.child({ part: 'store' }), {
+    followExternalLinks: config.followExternalLinks,
+    extraDigests,
+  });
   const live = new LiveIndex(volume, log.child({ part: 'index' }));
   const index = new PackageIndex(live, volume, {
     pageCacheBytes: config.pageCacheSize,
+    hashAlgo: config.hashAlgo,
     fileCacheBytes: config.fileCacheSize,
     fileCacheMaxFile: config.fileCacheMaxFile,
     ...(opts.announceWrite ? { announceWrite: opts.announceWrite } : {}),

@@ -21,6 +21,11 @@ export interface DistFile {
   sha256: string;
   md5: string;
   blake2b256: string;
+  /**
+   * Digests of other algorithms by hashlib name (sha512, ...), kept once computed: what
+   * --hash-algo puts in the simple pages' links when it is neither sha256 nor md5.
+   */
+  hashes?: Record<string, string>;
   requiresPython: string | null;
   /** sha256 of the wheel's METADATA bytes, served as `<file>.metadata` (PEP 658); null for sdists. */
   metadataSha256: string | null;

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseFilename } from '../pypi/names.js';
 import type { DistFile } from './dist-file.js';
 import { errnoOf, mapLimit, READ_CHUNK, readFresh } from './fs-util.js';
-import { MultiHash, sink } from './hashing.js';
+import { ExtraHash, MultiHash, sink } from './hashing.js';
 import type { VolumeLayout } from './layout.js';
 import { buildRecord, forMemory, readArchiveMetadata } from './records.js';
 import { Sidecars } from './sidecars.js';
@@ -53,6 +53,12 @@ export interface ScanResult {
 export interface ScannerOptions {
   /** Serve symlinks whose target is outside the root (an operator's deliberate links). */
   followExternalLinks: boolean;
+  /**
+   * Digests every record must carry besides sha256, md5 and blake2b. A record without one (its
+   * sidecar was written before they were asked for) is completed once: the file is read, the
+   * digest added to the sidecar, and no task reads the file for it again.
+   */
+  extraDigests?: readonly string[];
 }
 
 const HASH_CONCURRENCY = 8;
@@ -99,6 +105,7 @@ export class Scanner {
     }
 
     const needHash: { rel: string; size: number; mtimeMs: number }[] = [];
+    const needDigests: DistFile[] = [];
     await mapLimit(toExamine, STAT_CONCURRENCY, async (rel) => {
       let st;
       try {
@@ -119,7 +126,8 @@ export class Scanner {
       if (sidecars.has(stem)) {
         const record = await this.sidecars.read(stem);
         if (record?.relpath === rel) {
-          out.push(forMemory(record));
+          if (this.missingDigests(record).length > 0) needDigests.push(record);
+          else out.push(forMemory(record));
           return;
         }
       }
@@ -127,6 +135,27 @@ export class Scanner {
     });
 
     let unsavedErr: unknown = null;
+    await mapLimit(needDigests, HASH_CONCURRENCY, async (record) => {
+      let completed: DistFile;
+      try {
+        completed = await this.addDigests(record);
+        stats.hashed++;
+        if (opts.progress) opts.progress.hashed++;
+      } catch (err) {
+        // Served with the digests it has; the pages fall back to sha256 for it.
+        this.log.warn({ file: record.relpath, err }, 'could not compute the digests --hash-algo asks for');
+        out.push(forMemory(record));
+        return;
+      }
+      try {
+        // The record alone: the METADATA kept beside it is unchanged.
+        await this.sidecars.write(completed, null);
+      } catch (err) {
+        stats.unsaved++;
+        unsavedErr ??= err;
+      }
+      out.push(forMemory(completed));
+    });
     await mapLimit(needHash, HASH_CONCURRENCY, async ({ rel, size, mtimeMs }) => {
       let described;
       try {
@@ -213,12 +242,24 @@ export class Scanner {
     return inside;
   }
 
+  private missingDigests(record: DistFile): string[] {
+    return (this.opts.extraDigests ?? []).filter((name) => record.hashes?.[name] === undefined);
+  }
+
+  /** A record with the digests it lacks, from one read of its file. */
+  private async addDigests(record: DistFile): Promise<DistFile> {
+    const hasher = new ExtraHash(this.missingDigests(record));
+    await pipeline(createReadStream(path.join(this.layout.root, record.relpath), { highWaterMark: READ_CHUNK }), hasher, sink());
+    if (hasher.size !== record.size) throw new Error(`changed while it was read (${record.size} bytes listed, ${hasher.size} read)`);
+    return { ...record, hashes: { ...record.hashes, ...hasher.digests() } };
+  }
+
   /** Hashes a file and reads its metadata. */
   private async describe(rel: string, size: number, mtimeMs: number): Promise<{ record: DistFile; metadata: Buffer | null }> {
     const full = path.join(this.layout.root, rel);
     const parsed = parseFilename(path.posix.basename(rel));
     if (!parsed) throw new Error(`not a distribution filename: ${rel}`);
-    const hasher = new MultiHash();
+    const hasher = new MultiHash(Infinity, this.opts.extraDigests);
     await pipeline(createReadStream(full, { highWaterMark: READ_CHUNK }), hasher, sink());
     // The size came from stat(), which a network file system may serve from its cache.
     if (hasher.size !== size)

@@ -75,12 +75,20 @@ export class Uploads {
   private readonly sidecars: Sidecars;
   private readonly generation: GenerationFile;
   private readonly log: UploadLogger;
+  private readonly extraDigests: readonly string[];
 
-  constructor(layout: VolumeLayout, sidecars: Sidecars, generation: GenerationFile, log: UploadLogger) {
+  constructor(
+    layout: VolumeLayout,
+    sidecars: Sidecars,
+    generation: GenerationFile,
+    log: UploadLogger,
+    opts: { extraDigests?: readonly string[] } = {},
+  ) {
     this.layout = layout;
     this.sidecars = sidecars;
     this.generation = generation;
     this.log = log;
+    this.extraDigests = opts.extraDigests ?? [];
   }
 
   /**
@@ -89,7 +97,7 @@ export class Uploads {
    */
   async stage(parsed: ParsedFilename, source: Readable, maxSize: number): Promise<Staged> {
     const tempPath = path.join(this.layout.incomingDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
-    const hasher = new MultiHash(maxSize);
+    const hasher = new MultiHash(maxSize, this.extraDigests);
     let ok = false;
     try {
       try {

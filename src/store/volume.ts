@@ -22,6 +22,8 @@ const silent: VolumeLogger = { info() {}, warn() {}, error() {} };
 export interface VolumeOptions {
   /** Serve links whose target is outside the package directory. */
   followExternalLinks?: boolean;
+  /** Digests every record must carry besides sha256, md5 and blake2b (hashlib names, e.g. sha512). */
+  extraDigests?: readonly string[];
 }
 
 /**
@@ -42,10 +44,11 @@ export class Volume {
     this.layout = new VolumeLayout(root);
     const sidecars = new Sidecars(this.layout);
     const followExternalLinks = opts.followExternalLinks ?? false;
+    const extraDigests = opts.extraDigests ?? [];
     this.generation = new GenerationFile(this.layout.stateDir, log);
-    this.scanner = new Scanner(this.layout, sidecars, log, { followExternalLinks });
+    this.scanner = new Scanner(this.layout, sidecars, log, { followExternalLinks, extraDigests });
     this.reader = new FileReader(this.layout, sidecars, { followExternalLinks });
-    this.uploads = new Uploads(this.layout, sidecars, this.generation, log);
+    this.uploads = new Uploads(this.layout, sidecars, this.generation, log, { extraDigests });
   }
 
   get root(): string {
