@@ -19,6 +19,7 @@ import { redirectRoutes } from './routes/redirects.js';
 import { simpleRoutes } from './routes/simple.js';
 import { uploadRoutes } from './routes/upload.js';
 import { yankRoutes } from './routes/yank.js';
+import type { Welcome } from './web/description.js';
 
 export interface AppDeps {
   index: PackageIndex;
@@ -26,6 +27,8 @@ export interface AppDeps {
   credentials: Credentials | null;
   throttle: LoginThrottle;
   logger?: FastifyServerOptions['loggerInstance'];
+  /** The home page's text (--welcome), read at start. */
+  welcome?: Welcome | null;
 }
 
 /**
@@ -111,7 +114,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
 
-  const opts = { index: deps.index, config };
+  const opts = { index: deps.index, config, welcome: deps.welcome ?? null };
   await app.register(opsRoutes, opts); //          GET /health, GET /metrics
   await app.register(browseRoutes, opts); //       GET /, /project/<name>/[<version>/], /search, /static/<asset>  (people)
   await app.register(simpleRoutes, opts); //       GET /simple/, /simple/<project>/  (PEP 503 / 691)

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 import { supervise } from './cluster/primary.js';
 import { ClusterThrottle, isReplacementWorker, joinSiblings } from './cluster/worker.js';
 import { ConfigError, helpText, loadConfig, type Config } from './config.js';
 import type { LiveIndex } from './index/live-index.js';
-import { createServer } from './server.js';
+import { createServer, readWelcome } from './server.js';
 import { version } from './version.js';
 
 /**
@@ -15,13 +15,25 @@ import { version } from './version.js';
  */
 const LISTEN_BACKLOG = 4096;
 
-function makeLogger(config: Config): Logger {
-  return pino({
+async function makeLogger(config: Config): Promise<Logger> {
+  const options: LoggerOptions = {
     level: config.logLevel,
     base: { pid: process.pid },
     // Credentials travel in headers and URLs; neither is ever logged.
     redact: { paths: ['req.headers.authorization', 'headers.authorization', 'password'], censor: '[redacted]' },
+  };
+  if (config.logFormat === 'json') return pino(options);
+  // Loaded only when asked for. Written from this thread, line by line, so nothing is lost when
+  // the process exits on an error (a transport's worker thread may still hold its last lines).
+  const { default: pretty } = await import('pino-pretty');
+  const stream = pretty({
+    colorize: process.stdout.isTTY,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'hostname',
+    sync: true,
   });
+  return pino(options, stream);
 }
 
 /** One server process: listen, load the index, keep it fresh, serve. */
@@ -72,6 +84,8 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(argv, process.env);
+    // Files the options name are read before anything starts, so a wrong one stops the server the same way.
+    await readWelcome(config.welcome);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`wheelhouse: invalid configuration\n${err.message}\n\nSee wheelhouse --help.`);
@@ -79,7 +93,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = makeLogger(config);
+  const log = await makeLogger(config);
   if (cluster.isPrimary && config.workers > 1) {
     log.info({ workers: config.workers, port: config.port, root: config.root, version }, 'starting wheelhouse');
     supervise(config, log);

@@ -4,12 +4,13 @@ import { buildApp } from './app.js';
 import { Credentials, type CredentialOptions } from './auth/credentials.js';
 import { PasswordChecker } from './auth/password-checker.js';
 import { LocalThrottle, type LoginThrottle } from './auth/throttle.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { LiveIndex } from './index/live-index.js';
 import { PackageIndex } from './index/package-index.js';
 import { Refresher } from './index/refresher.js';
 import { readFresh } from './store/fs-util.js';
 import { Volume } from './store/volume.js';
+import type { Welcome } from './web/description.js';
 
 /** One server process's parts, wired. main.ts runs it; tests build the same thing in-process. */
 export interface Server {
@@ -47,12 +48,27 @@ export function credentialOptions(config: Config): CredentialOptions {
   };
 }
 
+/** A welcome page is a page of text: this is far more than one needs. */
+const MAX_WELCOME = 256 * 1024;
+
+/** The home page's text (--welcome), read once at start: HTML by its name, as pypiserver's welcome.html, else Markdown. */
+export async function readWelcome(file: string | null): Promise<Welcome | null> {
+  if (file === null) return null;
+  try {
+    const text = (await readFresh(file, MAX_WELCOME)).toString('utf8');
+    return { text, format: /\.html?$/i.test(file) ? 'html' : 'markdown' };
+  } catch (err) {
+    throw new ConfigError(`--welcome / WHEELHOUSE_WELCOME: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
 /** bcrypt in one thread per process at a time, and a short queue: the rest of a wave of guesses waits at the client. */
 const CHECK_THREADS = 1;
 const CHECK_QUEUE = 64;
 
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const log = opts.log ?? pino({ level: 'silent' });
+  const welcome = await readWelcome(config.welcome);
   // sha256 and md5 are in every record; any other link hash is computed once per file and kept.
   const extraDigests = config.hashAlgo === null || config.hashAlgo === 'sha256' || config.hashAlgo === 'md5' ? [] : [config.hashAlgo];
   const volume = new Volume(config.root, log.child({ part: 'store' }), {
@@ -89,6 +105,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     index,
     credentials,
     throttle: opts.throttle ?? new LocalThrottle(),
+    welcome,
     ...(opts.log ? { logger: opts.log } : {}),
   });
   const refresher = new Refresher(live, volume, {

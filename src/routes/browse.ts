@@ -7,6 +7,7 @@ import type { Snapshot } from '../index/snapshot.js';
 import { normalizeName } from '../pypi/names.js';
 import { sameVersion } from '../pypi/versions.js';
 import { ASSETS } from '../web/assets.js';
+import { renderWelcome } from '../web/description.js';
 import { recentReleases, renderHomePage } from '../web/home-page.js';
 import type { SiteContext } from '../web/layout.js';
 import { renderNotFoundPage } from '../web/not-found-page.js';
@@ -52,7 +53,7 @@ const paramsSchema = {
  * Rendered once per state of what they show and kept in memory: a repeated request costs header
  * writes only (ETag and 304 included), never a read of the volume.
  */
-export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+export function browseRoutes(app: FastifyInstance, { index, config, welcome = null }: RouteOptions): Promise<void> {
   // The one place URLs of these pages are built from: the prefix the client reached us under.
   const urlsOf = (request: FastifyRequest) => siteUrls(request.basePath, { healthPath: config.healthEndpoint });
   // The index's page cache: one byte budget and one set of metrics for every page served.
@@ -106,7 +107,17 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
       pages.getAsync(`home\0${whereOf(request)}\0${s.fingerprint}`, () => {
         const ctx = site(request);
         const projects = s.projectNames.flatMap((n) => s.projects.get(n) ?? []);
+        const urls = ctx.urls;
         const body = renderHomePage(ctx, {
+          welcome:
+            welcome &&
+            renderWelcome(welcome, {
+              url: `${ctx.origin}${urls.home()}`,
+              version: serverVersion,
+              files: s.fileCount,
+              packages: urls.packages(),
+              simple: urls.simple(),
+            }),
           projectCount: s.projects.size,
           fileCount: s.fileCount,
           recent: recentReleases(projects, RECENT),

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
 import type { PackageIndex } from '../index/package-index.js';
+import type { Welcome } from '../web/description.js';
 import { negotiate, type PageFormat } from '../pypi/negotiate.js';
 import { normalizeName } from '../pypi/names.js';
 import { sendPage } from './conditional.js';
@@ -9,6 +10,8 @@ import { sendPage } from './conditional.js';
 export interface RouteOptions {
   index: PackageIndex;
   config: Config;
+  /** The home page's text (--welcome), read at start; null or absent for none. */
+  welcome?: Welcome | null;
 }
 
 type FormatQuery = { Querystring: { format?: string } };
