@@ -38,12 +38,14 @@ let canaryUrl: string;
 const canaryHits: string[] = [];
 const contexts: BrowserContext[] = [];
 
-async function launch(opts: { bypassCSP?: boolean; viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
+async function launch(
+  opts: { bypassCSP?: boolean; viewport?: { width: number; height: number }; args?: string[] } = {},
+): Promise<BrowserContext> {
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'wh-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...(opts.args ?? [])],
     viewport: opts.viewport ?? DESKTOP,
     bypassCSP: opts.bypassCSP ?? false,
   });
@@ -216,19 +218,36 @@ describe('a person using the index in a browser', () => {
     // Dependencies on this index are links; the others are named only.
     expect(await page.locator('#dependencies ~ ul.deps a').allInnerTexts()).toEqual(['whtest-top', 'whtest-left']);
     await expect(page.locator('#dependencies ~ ul.deps').first().innerText()).resolves.toContain('requests >=2.28');
-    // Behind a load balancer the commands people copy name the address they used (X-Forwarded-*).
-    await page.setExtraHTTPHeaders({ 'x-forwarded-host': 'pypi.internal.example', 'x-forwarded-proto': 'https' });
+    // Behind a proxy the commands people copy name the address they used: the Host header, and
+    // the scheme and path prefix the (trusted) proxy passes on.
+    await page.setExtraHTTPHeaders({ 'x-forwarded-proto': 'https', 'x-forwarded-prefix': '/tools/pypi' });
     await page.reload();
     await expect(page.locator('.install pre').innerText()).resolves.toBe(
+      `pip install --index-url https://${new URL(server.url).host}/tools/pypi/simple/ whtest-rich`,
+    );
+    await page.setExtraHTTPHeaders({});
+    // No proxy takes /tools/pypi/ off here, so that page's stylesheet was not found: expected.
+    errors.length = 0;
+
+    // The README's picture: the page as reached by a name, as behind a load balancer.
+    const named = await watchedPage(
+      await launch({
+        viewport: { width: 1000, height: 760 },
+        args: [`--host-resolver-rules=MAP pypi.internal.example 127.0.0.1:${server.port}`],
+      }),
+    );
+    await named.page.setExtraHTTPHeaders({ 'x-forwarded-proto': 'https' });
+    await named.page.goto('http://pypi.internal.example/project/whtest-rich/');
+    await expect(named.page.locator('.install pre').innerText()).resolves.toBe(
       'pip install --index-url https://pypi.internal.example/simple/ whtest-rich',
     );
-    await page.setViewportSize({ width: 1000, height: 760 });
-    const image = await page.screenshot({ path: path.join(SHOTS, 'project-rich.png') });
+    const image = await named.page.screenshot({ path: path.join(SHOTS, 'project-rich.png') });
     if (process.env.WHEELHOUSE_UPDATE_SCREENSHOT === '1') {
       await mkdir(path.dirname(DOCS_SHOT), { recursive: true });
-      await page.screenshot({ path: DOCS_SHOT });
+      await named.page.screenshot({ path: DOCS_SHOT });
     }
     expect(image.length).toBeGreaterThan(0);
+    expect(named.errors).toEqual([]);
 
     await page.goto(`${server.url}/project/whtest-base/1.1/`);
     await expect(page.locator('.band .badge-yanked').innerText()).resolves.toBe('yanked');
