@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { drawChart, findFont, type ChartSeries } from './chart.js';
 import { makeRealCorpus, makeReferenceCorpus, projectsOf, referenceProject, referenceWheel, type Corpus } from './corpus.js';
 import { runAutocannon } from './drivers/autocannon.js';
+import { runPages } from './drivers/pages.js';
 import { findHtmlLink, runPiplike, type PipMode } from './drivers/piplike.js';
 import { runReference, type ReferenceResult } from './drivers/reference.js';
 import { basicAuth, get, makeAgent } from './lib/http.js';
@@ -29,7 +30,7 @@ import {
 
 const USAGE = `npm run bench -- [options]
 
-  --profile P          reference | piplike | autocannon | overload | all (default: all = the first three); comma list allowed
+  --profile P          reference | piplike | autocannon | pages | overload | all (default: all = the first four); comma list allowed
   --targets LIST       ${ALL_TARGETS.join(',')} (default: ${DEFAULT_TARGETS.join(',')})
   --duration S         length of the reference profile in seconds (default 300)
   --runs N             repeat each profile N times and report medians (default 1)
@@ -75,10 +76,10 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon'] : values.profile.split(',');
+  const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon', 'pages'] : values.profile.split(',');
   if (values.overload && !profileList.includes('overload')) profileList.push('overload');
   for (const p of profileList) {
-    if (!['reference', 'piplike', 'autocannon', 'overload'].includes(p)) throw new Error(`unknown profile ${p}\n\n${USAGE}`);
+    if (!['reference', 'piplike', 'autocannon', 'pages', 'overload'].includes(p)) throw new Error(`unknown profile ${p}\n\n${USAGE}`);
   }
   const targets = (values.targets ? values.targets.split(',') : DEFAULT_TARGETS) as TargetName[];
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}\n\n${USAGE}`);
@@ -102,6 +103,7 @@ function parse() {
     realFiles: Number(values['real-files']),
     maxWheelBytes: Number(values['max-wheel-bytes']),
     autocannonS: quick ? 2 : 10,
+    pageBursts: quick ? 1 : 5,
   };
 }
 
@@ -182,9 +184,9 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
   const outDir = resolve(o.out ?? join(REPO, 'bench', 'results', stamp));
   await mkdir(outDir, { recursive: true });
-  const collected: Collected = { reference: [], cold: [], piplike: [], autocannon: [], fsops: [], overload: [], notes: [] };
+  const collected: Collected = { reference: [], cold: [], piplike: [], autocannon: [], fsops: [], overload: [], pages: [], notes: [] };
   const save = (name: string, data: unknown) => writeFile(join(outDir, `${name}.json`), JSON.stringify(data, null, 1));
-  const needsReference = o.profiles.has('reference') || o.profiles.has('autocannon') || o.profiles.has('overload');
+  const needsReference = ['reference', 'autocannon', 'overload', 'pages'].some((p) => o.profiles.has(p));
 
   let referenceProjects = 100;
   const refOpts = (t: { url: string; user?: string; password?: string }) => ({
@@ -236,6 +238,25 @@ async function main(): Promise<void> {
         collected.autocannon.push(tagged);
         await save(`autocannon-${target.name}-run${run}`, tagged);
       }
+    }
+  }
+
+  /** Project pages against simple pages, for the targets that have pages for people (not nginx). */
+  async function pagesProfile(target: { name: string; url: string; user?: string; password?: string }) {
+    for (let run = 1; run <= o.runs; run++) {
+      log(`[${target.name}] pages: bursts on /project/{pkg}/ and /simple/{pkg}/, run ${run}/${o.runs}`);
+      const r = await runPages({
+        baseUrl: target.url,
+        ...(target.user !== undefined ? { user: target.user } : {}),
+        ...(target.password !== undefined ? { password: target.password } : {}),
+        clients: o.clients,
+        bursts: o.pageBursts,
+        projects: referenceProjects,
+        log,
+      });
+      const tagged = { ...r, target: target.name, run };
+      collected.pages.push(tagged);
+      await save(`pages-${target.name}-run${run}`, tagged);
     }
   }
 
@@ -297,6 +318,7 @@ async function main(): Promise<void> {
         if (files.length) await piplikeProfiles(target, files);
         else collected.notes.push('pip-like: no wheel found on the index root page; skipped');
       }
+      if (o.profiles.has('pages')) await pagesProfile(target);
       if (o.profiles.has('overload')) await overload(target);
     } else {
       ensureBuilt(log);
@@ -329,6 +351,15 @@ async function main(): Promise<void> {
                 collected.fsops.push(fs);
                 await save(`fsops-${name}`, fs);
               }
+            } finally {
+              await target.stop();
+            }
+          }
+          if (refCorpus && o.profiles.has('pages') && !name.startsWith('nginx')) {
+            // A server of its own, so the first project-page burst meets pages never rendered.
+            const target = await startTarget(name, { ...ctx, corpus: refCorpus });
+            try {
+              await pagesProfile(target);
             } finally {
               await target.stop();
             }
