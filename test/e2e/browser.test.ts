@@ -30,6 +30,8 @@ const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 
 let server: RunningServer;
+/** The package directory the server serves (a second server reads it under a prefix). */
+let root: string;
 /** What afterAll undoes, in reverse: only what beforeAll got to make. */
 const undo: (() => unknown)[] = [];
 let canary: Server;
@@ -107,7 +109,7 @@ beforeAll(async () => {
   canaryUrl = `http://127.0.0.1:${(canary.address() as { port: number }).port}`;
 
   const tmp = tempDir('wh-browse-');
-  const root = tmp.dir;
+  root = tmp.dir;
   undo.push(() => {
     tmp.cleanup();
   });
@@ -282,6 +284,32 @@ describe('a person using the index in a browser', () => {
     expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
     await page.keyboard.press('Enter');
     expect(await page.evaluate('document.activeElement.id')).toBe('main');
+  });
+});
+
+describe('below a URL prefix (--base-path)', () => {
+  it('finds a project by searching and follows a dependency, every page styled, nothing asked for outside the prefix', async () => {
+    const prefixed = await startServer({
+      root,
+      args: ['--authenticate', '.', '--passwords', '.', '--base-path', '/pypi'],
+      healthPath: '/pypi/health',
+    });
+    undo.push(() => prefixed.stop());
+    const { page, requests, errors } = await watchedPage(await launch({ viewport: PHONE }));
+    await page.goto(`${prefixed.url}/pypi/`);
+    await page.getByRole('searchbox', { name: 'Search projects' }).fill('whtest-to');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/pypi\/search\?q=whtest-to$/);
+    await page.getByRole('link', { name: 'whtest-top', exact: true }).click();
+    await page.waitForURL(/\/pypi\/project\/whtest-top\/$/);
+    await expect(page.locator('.install pre').innerText()).resolves.toBe(`pip install --index-url ${prefixed.url}/pypi/simple/ whtest-top`);
+    await page.locator('#dependencies ~ ul.deps').getByRole('link', { name: 'whtest-left' }).click();
+    await page.waitForURL(/\/pypi\/project\/whtest-left\/$/);
+    // The stylesheet came: the header has its colour, not the browser's transparent default.
+    expect(await page.evaluate("getComputedStyle(document.querySelector('.site-header')).backgroundColor")).not.toBe('rgba(0, 0, 0, 0)');
+    expect(requests.filter((u) => !u.startsWith(`${prefixed.url}/pypi/`))).toEqual([]);
+    expect(errors).toEqual([]);
+    await shot(page, 'prefix-phone');
   });
 });
 
