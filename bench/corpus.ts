@@ -74,7 +74,8 @@ export function buildReferenceWheel(i: number, version: string): { wheel: Buffer
   );
   const wheelInfo = Buffer.from('Wheel-Version: 1.0\nGenerator: wheelhouse-bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n');
   const module = Buffer.from(
-    `"""${referenceProject(i)}: a package for burst benchmarks."""\n\n__version__ = "${version}"\n\n\ndef hello() -> str:\n    return "hello from ${referenceProject(i)} ${version}"\n`,
+    `"""${referenceProject(i)}: a package for burst benchmarks."""\n\n__version__ = "${version}"\n\n\n` +
+      `def hello() -> str:\n    return "hello from ${referenceProject(i)} ${version}"\n`,
   );
   const entries = [
     { name: `${dist}/__init__.py`, data: module },
@@ -255,7 +256,8 @@ export async function makeStaticTree(corpus: Corpus, dir: string): Promise<void>
     }
     await writeFile(
       join(pageDir, 'index.html'),
-      `<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1"><title>Links for ${project}</title></head><body><h1>Links for ${project}</h1>\n${anchors.join('\n')}\n</body></html>\n`,
+      `<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1"><title>Links for ${project}</title></head>` +
+        `<body><h1>Links for ${project}</h1>\n${anchors.join('\n')}\n</body></html>\n`,
     );
     await writeFile(
       join(pageDir, 'index.json'),

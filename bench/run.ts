@@ -16,6 +16,7 @@ import { basicAuth, get, makeAgent } from './lib/http.js';
 import { aptInstall, installSignalHandlers, runCleanups } from './lib/procs.js';
 import { median } from './lib/stats.js';
 import { summaryMarkdown, type Collected, type FsOpsResult } from './summary.js';
+import { runUpstreamProfile } from './upstream.js';
 import {
   ALL_TARGETS,
   DEFAULT_TARGETS,
@@ -30,7 +31,10 @@ import {
 
 const USAGE = `npm run bench -- [options]
 
-  --profile P          reference | piplike | autocannon | pages | overload | all (default: all = the first four); comma list allowed
+  --profile P          reference | piplike | autocannon | pages | overload | upstream | all (default: all = reference,
+                       piplike, autocannon, pages, upstream); comma list allowed. pages: bursts on /project/{pkg}/ against
+                       /simple/{pkg}/. upstream: the pip-like burst through --upstream (a fake PyPI) cold and warm, against
+                       the same burst on local files; targets wheelhouse and wheelhouse-2w
   --targets LIST       ${ALL_TARGETS.join(',')} (default: ${DEFAULT_TARGETS.join(',')})
   --duration S         length of the reference profile in seconds (default 300)
   --runs N             repeat each profile N times and report medians (default 1)
@@ -41,6 +45,9 @@ const USAGE = `npm run bench -- [options]
   --quick              one short burst per profile (smoke test)
   --no-warmup          measure from the very first burst (by default one burst per target runs
                        first, unrecorded in the medians, and is reported as the cold burst)
+  --interleave         reference and autocannon profiles: start the targets together and alternate
+                       their runs (A B, B A, ...), so load from elsewhere on the machine falls on
+                       each alike (the efs target's file-system counts are then not measured)
   --url URL            drive this index instead of starting servers (then --user, --password)
   --out DIR            results directory (default bench/results/<timestamp>)
   --wheels-from DIR    real wheels for the pip-like corpus (default /opt/pypi/files)
@@ -62,6 +69,7 @@ function parse() {
       overload: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       'no-warmup': { type: 'boolean', default: false },
+      interleave: { type: 'boolean', default: false },
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
@@ -76,10 +84,10 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon', 'pages'] : values.profile.split(',');
+  const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon', 'pages', 'upstream'] : values.profile.split(',');
   if (values.overload && !profileList.includes('overload')) profileList.push('overload');
   for (const p of profileList) {
-    if (!['reference', 'piplike', 'autocannon', 'pages', 'overload'].includes(p)) throw new Error(`unknown profile ${p}\n\n${USAGE}`);
+    if (!['reference', 'piplike', 'autocannon', 'pages', 'overload', 'upstream'].includes(p)) throw new Error(`unknown profile ${p}\n\n${USAGE}`);
   }
   const targets = (values.targets ? values.targets.split(',') : DEFAULT_TARGETS) as TargetName[];
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}\n\n${USAGE}`);
@@ -95,6 +103,7 @@ function parse() {
     pipModes,
     quick,
     warmup: !values['no-warmup'],
+    interleave: values.interleave,
     url: values.url,
     user: values.user,
     password: values.password,
@@ -184,7 +193,17 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
   const outDir = resolve(o.out ?? join(REPO, 'bench', 'results', stamp));
   await mkdir(outDir, { recursive: true });
-  const collected: Collected = { reference: [], cold: [], piplike: [], autocannon: [], fsops: [], overload: [], pages: [], notes: [] };
+  const collected: Collected = {
+    reference: [],
+    cold: [],
+    piplike: [],
+    autocannon: [],
+    fsops: [],
+    overload: [],
+    pages: [],
+    upstream: [],
+    notes: [],
+  };
   const save = (name: string, data: unknown) => writeFile(join(outDir, `${name}.json`), JSON.stringify(data, null, 1));
   const needsReference = ['reference', 'autocannon', 'overload', 'pages'].some((p) => o.profiles.has(p));
 
@@ -200,43 +219,38 @@ async function main(): Promise<void> {
     log,
   });
 
-  async function referenceProfiles(target: { name: string; url: string; user?: string; password?: string }) {
-    // The first burst meets a cold driver and a server whose hot path is not compiled yet; a task
-    // in production has served traffic before its burst. It is kept apart, not hidden.
-    if (o.warmup && o.profiles.has('reference')) {
-      log(`[${target.name}] reference profile, cold burst (reported apart from the runs)`);
-      const r = await runReference({ ...refOpts(target), durationS: 1 });
-      const cold = {
-        target: target.name,
-        samples: r.samples,
-        failedSamples: r.failedSamples,
-        p95: r.latency.p95,
-        drainMs: r.bursts[0]?.drainMs ?? 0,
-      };
-      collected.cold.push(cold);
-      await save(`reference-${target.name}-cold`, { ...r, target: target.name, run: 0 });
-    }
+  // The first burst meets a cold driver and a server whose hot path is not compiled yet; a task
+  // in production has served traffic before its burst. It is kept apart, not hidden.
+  async function coldBurst(target: { name: string; url: string; user?: string; password?: string }) {
+    log(`[${target.name}] reference profile, cold burst (reported apart from the runs)`);
+    const r = await runReference({ ...refOpts(target), durationS: 1 });
+    const cold = {
+      target: target.name,
+      samples: r.samples,
+      failedSamples: r.failedSamples,
+      p95: r.latency.p95,
+      drainMs: r.bursts[0]?.drainMs ?? 0,
+    };
+    collected.cold.push(cold);
+    await save(`reference-${target.name}-cold`, { ...r, target: target.name, run: 0 });
+  }
+
+  async function referenceRun(target: { name: string; url: string; user?: string; password?: string }, run: number) {
+    log(`[${target.name}] reference profile, run ${run}/${o.runs}`);
+    const r = await runReference(refOpts(target));
+    const tagged = { ...r, target: target.name, run };
+    collected.reference.push(tagged);
+    await save(`reference-${target.name}-run${run}`, tagged);
+  }
+
+  /** The reference (and autocannon) runs of several targets, alternated: A B, B A, A B... */
+  async function interleavedReference(targets: Target[]) {
+    const reference = o.profiles.has('reference');
+    if (o.warmup && reference) for (const t of targets) await coldBurst(t);
     for (let run = 1; run <= o.runs; run++) {
-      if (o.profiles.has('reference')) {
-        log(`[${target.name}] reference profile, run ${run}/${o.runs}`);
-        const r = await runReference(refOpts(target));
-        const tagged = { ...r, target: target.name, run };
-        collected.reference.push(tagged);
-        await save(`reference-${target.name}-run${run}`, tagged);
-      }
+      if (reference) for (const t of run % 2 === 1 ? targets : [...targets].reverse()) await referenceRun(t, run);
       if (o.profiles.has('autocannon')) {
-        log(`[${target.name}] autocannon, run ${run}/${o.runs}`);
-        const r = await runAutocannon({
-          baseUrl: target.url,
-          ...(target.user !== undefined ? { user: target.user, password: target.password ?? '' } : {}),
-          project: referenceProject(0),
-          file: referenceWheel(0, '2.0.0'),
-          durationS: o.autocannonS,
-          log,
-        });
-        const tagged = { ...r, target: target.name, run };
-        collected.autocannon.push(tagged);
-        await save(`autocannon-${target.name}-run${run}`, tagged);
+        for (const t of run % 2 === 1 ? targets : [...targets].reverse()) await autocannonRun(t, run);
       }
     }
   }
@@ -258,6 +272,30 @@ async function main(): Promise<void> {
       collected.pages.push(tagged);
       await save(`pages-${target.name}-run${run}`, tagged);
     }
+  }
+
+  async function referenceProfiles(target: { name: string; url: string; user?: string; password?: string }) {
+    const reference = o.profiles.has('reference');
+    if (o.warmup && reference) await coldBurst(target);
+    for (let run = 1; run <= o.runs; run++) {
+      if (reference) await referenceRun(target, run);
+      if (o.profiles.has('autocannon')) await autocannonRun(target, run);
+    }
+  }
+
+  async function autocannonRun(target: { name: string; url: string; user?: string; password?: string }, run: number) {
+    log(`[${target.name}] autocannon, run ${run}/${o.runs}`);
+    const r = await runAutocannon({
+      baseUrl: target.url,
+      ...(target.user !== undefined ? { user: target.user, password: target.password ?? '' } : {}),
+      project: referenceProject(0),
+      file: referenceWheel(0, '2.0.0'),
+      durationS: o.autocannonS,
+      log,
+    });
+    const tagged = { ...r, target: target.name, run };
+    collected.autocannon.push(tagged);
+    await save(`autocannon-${target.name}-run${run}`, tagged);
   }
 
   async function piplikeProfiles(
@@ -320,6 +358,7 @@ async function main(): Promise<void> {
       }
       if (o.profiles.has('pages')) await pagesProfile(target);
       if (o.profiles.has('overload')) await overload(target);
+      if (o.profiles.has('upstream')) collected.notes.push('upstream: needs a server it starts itself (not with --url); skipped');
     } else {
       ensureBuilt(log);
       const refCorpus = needsReference
@@ -329,20 +368,33 @@ async function main(): Promise<void> {
           )
         : undefined;
       if (refCorpus) referenceProjects = projectsOf(refCorpus).size;
-      const realCorpus = o.profiles.has('piplike')
-        ? await makeRealCorpus(join(REPO, 'bench', 'results', 'corpus-real'), {
-            ...(o.wheelsFrom ? { source: o.wheelsFrom } : {}),
-            maxFiles: o.quick ? Math.min(20, o.realFiles) : o.realFiles,
-            maxBytes: o.maxWheelBytes,
-          })
-        : undefined;
+      const realCorpus =
+        o.profiles.has('piplike') || o.profiles.has('upstream')
+          ? await makeRealCorpus(join(REPO, 'bench', 'results', 'corpus-real'), {
+              ...(o.wheelsFrom ? { source: o.wheelsFrom } : {}),
+              maxFiles: o.quick ? Math.min(20, o.realFiles) : o.realFiles,
+              maxBytes: o.maxWheelBytes,
+            })
+          : undefined;
       const work = await makeTempDir('wh-bench-');
       log(`work dir: ${work}`);
       const creds = await makeCredentials(work);
+      const interleaved = o.interleave && refCorpus !== undefined && (o.profiles.has('reference') || o.profiles.has('autocannon'));
+      if (interleaved) {
+        const started: Target[] = [];
+        try {
+          for (const name of o.targets) {
+            started.push(await startTarget(name, { creds, workDir: join(work, 'interleaved'), log, corpus: refCorpus }));
+          }
+          await interleavedReference(started);
+        } finally {
+          for (const t of started) await t.stop();
+        }
+      }
       for (const name of o.targets) {
         const ctx = { creds, workDir: work, log };
         try {
-          if (refCorpus && (o.profiles.has('reference') || o.profiles.has('autocannon'))) {
+          if (refCorpus && !interleaved && (o.profiles.has('reference') || o.profiles.has('autocannon'))) {
             const target = await startTarget(name, { ...ctx, corpus: refCorpus });
             try {
               await referenceProfiles(target);
@@ -364,12 +416,29 @@ async function main(): Promise<void> {
               await target.stop();
             }
           }
-          if (realCorpus) {
+          if (realCorpus && o.profiles.has('piplike')) {
             const target = await startTarget(name, { ...ctx, corpus: realCorpus });
             try {
               await piplikeProfiles(target, realCorpus.files);
             } finally {
               await target.stop();
+            }
+          }
+          if (realCorpus && o.profiles.has('upstream') && (name === 'wheelhouse' || name === 'wheelhouse-2w')) {
+            const results = await runUpstreamProfile({
+              corpus: realCorpus,
+              creds,
+              workDir: work,
+              target: name,
+              workers: name === 'wheelhouse' ? 1 : 2,
+              clients: o.clients,
+              modes: o.pipModes,
+              runs: o.runs,
+              log,
+            });
+            for (const r of results) {
+              collected.upstream.push(r);
+              await save(`upstream-${r.mode}-${name}`, r);
             }
           }
           if (refCorpus && o.profiles.has('overload')) {
@@ -388,7 +457,8 @@ async function main(): Promise<void> {
       }
       if (o.targets.includes('nginx')) {
         collected.notes.push(
-          'nginx checks the same bcrypt htpasswd on every request (it has no verdict cache); nginx-sha is the same tree with a {SHA} hash: the static-file limit.',
+          'nginx checks the same bcrypt htpasswd on every request (it has no verdict cache); ' +
+            'nginx-sha is the same tree with a {SHA} hash: the static-file limit.',
         );
       }
     }
@@ -417,7 +487,7 @@ async function main(): Promise<void> {
   console.log(`results: ${outDir}`);
 }
 
-main().catch(async (err) => {
+main().catch(async (err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   await runCleanups();
   process.exit(1);

@@ -58,7 +58,7 @@ async function start(root: string): Promise<{ server: Server; readyMs: number }>
   );
   const logs: Record<string, unknown>[] = [];
   let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => {
     buf += d;
     let nl;
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -203,7 +203,7 @@ async function measure(projects: number, perProject: number): Promise<Record<str
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '2000x5,10000x5' } } });
 const results: Record<string, string | number>[] = [];
-for (const spec of values.sizes!.split(',')) {
+for (const spec of values.sizes.split(',')) {
   const [p, n] = spec.split('x').map(Number) as [number, number];
   results.push(await measure(p, n));
 }

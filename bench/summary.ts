@@ -4,7 +4,11 @@ import type { AutocannonResult } from './drivers/autocannon.js';
 import { PAGE_KINDS, type PagesResult } from './drivers/pages.js';
 import type { PiplikeResult } from './drivers/piplike.js';
 import type { ReferenceResult } from './drivers/reference.js';
+import type { UpstreamBenchResult } from './upstream.js';
 import { median } from './lib/stats.js';
+
+/** One Markdown table row. */
+const row = (cells: string[]): string => `| ${cells.join(' | ')} |`;
 
 export interface FsOpsResult {
   profile: 'fsops';
@@ -38,6 +42,7 @@ export interface Collected {
   fsops: FsOpsResult[];
   overload: OverloadResult[];
   pages: Array<Tagged<PagesResult>>;
+  upstream: UpstreamBenchResult[];
   notes: string[];
 }
 
@@ -72,8 +77,9 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     lines.push('## Reference profile (the published stress test)');
     lines.push('');
     lines.push(
-      `${p.durationS} s of ${p.tickS} s ticks; every ${p.burstEvery}th tick starts ${p.burstClients} clients, the others ${p.idleClients}; ` +
-        `each client: GET /{pkg}/ (303 followed), /simple/{pkg}/, /packages/…-2.0.0 wheel; one keep-alive pool of ${p.poolSockets} sockets; ` +
+      `${p.durationS} s of ${p.tickS} s ticks; every ${p.burstEvery}th tick starts ${p.burstClients} clients, ` +
+        `the others ${p.idleClients}; each client: GET /{pkg}/ (303 followed), /simple/{pkg}/, /packages/…-2.0.0 wheel; ` +
+        `one keep-alive pool of ${p.poolSockets} sockets; ` +
         'Basic auth on every request; latency percentiles over successful samples.',
     );
     lines.push('');
@@ -83,10 +89,32 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     for (const [target, runs] of groupBy(c.reference)) {
       const drains = runs.flatMap((r) => r.bursts.map((b) => b.drainMs));
       lines.push(
-        `| ${target} | ${int(med(runs, (r) => r.samples))} | ${int(med(runs, (r) => r.httpCalls))} | ${int(med(runs, (r) => r.failedSamples))} | ` +
-          `${pct(med(runs, (r) => r.errorRate))} | ${int(med(runs, (r) => r.status5xx))} | ${ms(med(runs, (r) => r.latency.p50))} | ` +
-          `${ms(med(runs, (r) => r.latency.p95))} | ${ms(med(runs, (r) => r.latency.p99))} | ${ms(med(runs, (r) => r.latency.max))} | ` +
-          `${ms(median(drains))} / ${ms(Math.max(0, ...drains))} |`,
+        row([
+          target,
+          int(med(runs, (r) => r.samples)),
+          int(med(runs, (r) => r.httpCalls)),
+          int(med(runs, (r) => r.failedSamples)),
+          pct(med(runs, (r) => r.errorRate)),
+          int(med(runs, (r) => r.status5xx)),
+          ms(med(runs, (r) => r.latency.p50)),
+          ms(med(runs, (r) => r.latency.p95)),
+          ms(med(runs, (r) => r.latency.p99)),
+          ms(med(runs, (r) => r.latency.max)),
+          `${ms(median(drains))} / ${ms(Math.max(0, ...drains))}`,
+        ]),
+      );
+    }
+    const byTarget = groupBy(c.reference);
+    const withTokens = byTarget.get('wheelhouse-token');
+    const withPasswords = byTarget.get('wheelhouse');
+    if (withTokens && withPasswords) {
+      const ratio = (f: (r: ReferenceResult) => number) => (med(withTokens, f) / Math.max(1e-9, med(withPasswords, f))).toFixed(2);
+      const drain = (runs: ReferenceResult[]) => median(runs.flatMap((r) => r.bursts.map((b) => b.drainMs)));
+      lines.push('');
+      lines.push(
+        `API token logins against htpasswd logins, same run (wheelhouse-token / wheelhouse): p50 x${ratio((r) => r.latency.p50)}, ` +
+          `p95 x${ratio((r) => r.latency.p95)}, p99 x${ratio((r) => r.latency.p99)}, ` +
+          `burst drain x${(drain(withTokens) / Math.max(1e-9, drain(withPasswords))).toFixed(2)}.`,
       );
     }
     lines.push('');
@@ -147,7 +175,8 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     lines.push('## Pip-like burst (real wheels)');
     lines.push('');
     lines.push(
-      `${p.clients} clients at once, each on its own connection: project page, PEP 658 metadata (JSON mode), wheel with its sha256 checked; ` +
+      `${p.clients} clients at once, each on its own connection: project page, PEP 658 metadata (JSON mode), ` +
+        'wheel with its sha256 checked; ' +
         `${p.distinctFiles} distinct real wheels.`,
     );
     lines.push('');
@@ -156,10 +185,20 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     for (const [, runs] of groupBy(c.piplike, (r) => `${r.target} ${r.params.mode}`)) {
       const r0 = runs[0]!;
       lines.push(
-        `| ${r0.target} | ${r0.params.mode} | ${r0.clients} | ${int(med(runs, (r) => r.installed))} | ${int(med(runs, (r) => r.failedRequests))} | ` +
-          `${ms(med(runs, (r) => r.drainMs))} | ${(med(runs, (r) => r.downloadedBytes) / 1e6).toFixed(0)} | ${ms(med(runs, (r) => r.latency.p50))} | ` +
-          `${ms(med(runs, (r) => r.latency.p95))} | ${ms(med(runs, (r) => r.latency.p99))} | ${ms(med(runs, (r) => r.perStep.page?.p95 ?? 0))} | ` +
-          `${ms(med(runs, (r) => r.perStep.download?.p95 ?? 0))} |`,
+        row([
+          r0.target,
+          r0.params.mode,
+          String(r0.clients),
+          int(med(runs, (r) => r.installed)),
+          int(med(runs, (r) => r.failedRequests)),
+          ms(med(runs, (r) => r.drainMs)),
+          (med(runs, (r) => r.downloadedBytes) / 1e6).toFixed(0),
+          ms(med(runs, (r) => r.latency.p50)),
+          ms(med(runs, (r) => r.latency.p95)),
+          ms(med(runs, (r) => r.latency.p99)),
+          ms(med(runs, (r) => r.perStep.page?.p95 ?? 0)),
+          ms(med(runs, (r) => r.perStep.download?.p95 ?? 0)),
+        ]),
       );
     }
   }
@@ -176,8 +215,16 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
         med(runs, (r) => f(r.cases.find((x) => x.name === name) ?? ({} as never)) ?? 0);
       const bad = med(runs, (r) => r.cases.reduce((s, x) => s + x.non2xx + x.errors, 0));
       lines.push(
-        `| ${target} | ${int(get('simple', (x) => x.reqPerS))} | ${ms(get('simple', (x) => x.p50))} | ${ms(get('simple', (x) => x.p99))} | ` +
-          `${int(get('package', (x) => x.reqPerS))} | ${ms(get('package', (x) => x.p50))} | ${ms(get('package', (x) => x.p99))} | ${int(bad)} |`,
+        row([
+          target,
+          int(get('simple', (x) => x.reqPerS)),
+          ms(get('simple', (x) => x.p50)),
+          ms(get('simple', (x) => x.p99)),
+          int(get('package', (x) => x.reqPerS)),
+          ms(get('package', (x) => x.p50)),
+          ms(get('package', (x) => x.p99)),
+          int(bad),
+        ]),
       );
     }
   }
@@ -209,8 +256,55 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     for (const o of c.overload) {
       const r = o.reference;
       lines.push(
-        `| ${o.target} | ${int(r.clients)} | ${int(r.samples)} | ${int(r.failedSamples)} | ${JSON.stringify(r.failures)} | ${int(r.retryAfter503)} | ` +
-          `${ms(r.latency.p95)} | ${ms(r.bursts[0]?.drainMs ?? 0)} | ${o.healthAfter} |`,
+        row([
+          o.target,
+          int(r.clients),
+          int(r.samples),
+          int(r.failedSamples),
+          JSON.stringify(r.failures),
+          int(r.retryAfter503),
+          ms(r.latency.p95),
+          ms(r.bursts[0]?.drainMs ?? 0),
+          String(o.healthAfter),
+        ]),
+      );
+    }
+  }
+
+  if (c.upstream.length) {
+    const failed = (runs: PiplikeResult[]) => {
+      const all: Record<string, number> = {};
+      for (const r of runs) for (const [k, n] of Object.entries(r.failures)) all[k] = (all[k] ?? 0) + n;
+      const total = Object.values(all).reduce((a, b) => a + b, 0);
+      return total === 0
+        ? '0'
+        : `${total} (${Object.entries(all)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(', ')})`;
+    };
+    lines.push('');
+    lines.push('## Upstream cache (pip-like burst of real wheels through --upstream)');
+    lines.push('');
+    lines.push(
+      `The pip-like burst (${c.upstream[0]!.clients} clients) on local files, then against a wheelhouse with an empty volume whose ` +
+        '--upstream is a fake PyPI holding the same wheels: the first burst fills the cache (cold), the next ones run through it (warm). ' +
+        'Upstream requests of the cold burst are counted at the upstream; ' +
+        'the bound is one per process for each page, file and metadata file.',
+    );
+    lines.push('');
+    lines.push(
+      '| target | mode | local drain | warm drain | warm / local | cold drain | cold installed | upstream: pages / files / metadata | ' +
+        'asked: projects / files | most per URL | upstream requests while warm | failed requests, local / warm |',
+    );
+    lines.push('|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|');
+    for (const u of c.upstream) {
+      const k = u.coldUpstream;
+      lines.push(
+        `| ${u.target} | ${u.mode} | ${ms(med(u.local, (r) => r.drainMs))} | ${ms(med(u.warm, (r) => r.drainMs))} | ` +
+          `${u.ratio.toFixed(2)} | ` +
+          `${ms(u.cold.drainMs)} | ${u.cold.installed} / ${u.cold.clients} | ${k.pages} / ${k.files} / ${k.metadata} | ` +
+          `${k.distinctProjects} / ${k.distinctFiles} | ${k.maxPerPath} | ${u.warmUpstreamRequests} | ` +
+          `${failed(u.local)} / ${failed(u.warm)} |`,
       );
     }
   }

@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { linkOrCopy, makeStaticTree, type Corpus } from './corpus.js';
 import { ensureDebianPackage, freePort, onCleanup, startProcess, stopProcess } from './lib/procs.js';
@@ -16,9 +16,9 @@ import { sleep } from './lib/stats.js';
 
 export const REPO = resolve(import.meta.dirname, '..');
 
-export type TargetName = 'wheelhouse' | 'wheelhouse-2w' | 'nginx' | 'nginx-sha' | 'efs';
-export const ALL_TARGETS: TargetName[] = ['wheelhouse', 'wheelhouse-2w', 'nginx', 'nginx-sha', 'efs'];
-export const DEFAULT_TARGETS: TargetName[] = ['wheelhouse', 'wheelhouse-2w', 'nginx', 'efs'];
+export type TargetName = 'wheelhouse' | 'wheelhouse-token' | 'wheelhouse-2w' | 'nginx' | 'nginx-sha' | 'efs';
+export const ALL_TARGETS: TargetName[] = ['wheelhouse', 'wheelhouse-token', 'wheelhouse-2w', 'nginx', 'nginx-sha', 'efs'];
+export const DEFAULT_TARGETS: TargetName[] = ['wheelhouse', 'wheelhouse-token', 'wheelhouse-2w', 'nginx', 'efs'];
 
 export interface Target {
   name: string;
@@ -37,6 +37,8 @@ export interface Credentials {
   htpasswd: string;
   /** The same user with a {SHA} hash: nginx without bcrypt's CPU cost, the static-file limit. */
   htpasswdSha: string;
+  /** The key API tokens are signed with (wheelhouse-token). */
+  tokenKey: string;
 }
 
 /**
@@ -52,7 +54,24 @@ export async function makeCredentials(dir: string): Promise<Credentials> {
   const htpasswdSha = join(dir, 'htpasswd-sha');
   const sha = createHash('sha1').update(password).digest('base64');
   await writeFile(htpasswdSha, `${user}:{SHA}${sha}\n`, { mode: 0o644 });
-  return { user, password, htpasswd, htpasswdSha };
+  return { user, password, htpasswd, htpasswdSha, tokenKey: randomBytes(36).toString('base64') };
+}
+
+/**
+ * A download token made as a person makes one (`wheelhouse token create`), for the projects of
+ * the corpus: every request of the profile then passes the per-project check, as a CI job's would.
+ */
+function downloadToken(key: string, projects: string): string {
+  const r = spawnSync(
+    process.execPath,
+    [join(REPO, 'dist', 'main.js'), 'token', 'create', '--project', projects, '--action', 'download', '--expires', '1d'],
+    {
+      env: { ...process.env, WHEELHOUSE_TOKEN_KEY: key },
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`wheelhouse token create failed: ${r.stderr}`);
+  return r.stdout.trim();
 }
 
 export async function makeTempDir(prefix: string): Promise<string> {
@@ -63,7 +82,7 @@ export async function makeTempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-async function linkTree(corpus: Corpus, dest: string): Promise<void> {
+export async function linkTree(corpus: Corpus, dest: string): Promise<void> {
   await mkdir(dest, { recursive: true });
   for (const f of corpus.files) await linkOrCopy(join(corpus.filesDir, f.filename), join(dest, f.filename));
 }
@@ -109,6 +128,8 @@ export async function startWheelhouse(opts: {
   creds: Credentials;
   logDir: string;
   extraArgs?: string[];
+  /** Log in with user __token__ and this API token instead of the htpasswd user. */
+  token?: string;
 }): Promise<Target> {
   const port = await freePort();
   const logFile = join(opts.logDir, `${opts.name}.log`);
@@ -139,8 +160,8 @@ export async function startWheelhouse(opts: {
   return {
     name: opts.name,
     url,
-    user: opts.creds.user,
-    password: opts.creds.password,
+    user: opts.token === undefined ? opts.creds.user : '__token__',
+    password: opts.token ?? opts.creds.password,
     async stop() {
       off();
       await stopProcess(child);
@@ -276,6 +297,20 @@ export async function startTarget(
       const root = join(dir, 'root');
       await linkTree(ctx.corpus, root);
       return startWheelhouse({ name, root, workers: name === 'wheelhouse' ? 1 : 2, creds: ctx.creds, logDir: dir });
+    }
+    case 'wheelhouse-token': {
+      // The wheelhouse target with API tokens on: the same htpasswd too, the token as the login.
+      const root = join(dir, 'root');
+      await linkTree(ctx.corpus, root);
+      return startWheelhouse({
+        name,
+        root,
+        workers: 1,
+        creds: ctx.creds,
+        logDir: dir,
+        extraArgs: ['--token-key', ctx.creds.tokenKey],
+        token: downloadToken(ctx.creds.tokenKey, ctx.corpus.kind === 'reference' ? 'test-package-*' : '*'),
+      });
     }
     case 'nginx':
     case 'nginx-sha': {

@@ -238,9 +238,11 @@ resource "aws_lb_listener_rule" "forward" {
     }
   }
 
+  # Trusted publishing's clients ask at the root of the host (https://<host>/_/oidc/...), whatever
+  # path the upload URL has, so that path comes here too when publishers are configured.
   condition {
     path_pattern {
-      values = [local.path_prefix, "${local.path_prefix}/*"]
+      values = concat([local.path_prefix, "${local.path_prefix}/*"], var.trusted_publishers_json_arn == null ? [] : ["/_/oidc/*"])
     }
   }
 

@@ -2,6 +2,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { TokenKeyring } from './auth/api-tokens.js';
+import { parseTrustedPublishers } from './auth/trusted-publishers.js';
+import { ProjectMatcher } from './pypi/project-patterns.js';
 import { LINK_HASHES, type LinkHash } from './pypi/render.js';
 
 /** The actions a login can be required for, as pypiserver's `-a` names them. */
@@ -136,6 +139,19 @@ const hashAlgo = z.string().transform((raw, ctx): LinkHash | null => {
   return z.NEVER;
 });
 
+/** Project names and `*` patterns, comma-separated (`mycorp-*, internal-tools`). */
+const projectPatterns = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    try {
+      return new ProjectMatcher((raw ?? '').split(',').filter((p) => p.trim() !== ''));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
 interface OptionSpec {
   flag: string;
   env: string;
@@ -239,6 +255,39 @@ export const OPTIONS = {
     default: '60s',
     help: 'How long a verified login is remembered.',
   },
+  tokenKey: {
+    flag: 'token-key',
+    env: 'WHEELHOUSE_TOKEN_KEY',
+    type: 'string',
+    help:
+      'Keys that sign and verify API tokens (user __token__): a comma list, the first signs, the others still verify (rotation); ' +
+      'each at least 32 characters (openssl rand -base64 48). Default: no API tokens.',
+  },
+  trustedPublishers: {
+    flag: 'trusted-publishers',
+    env: 'WHEELHOUSE_TRUSTED_PUBLISHERS',
+    type: 'string',
+    help: 'Trusted publishers file (JSON, re-read when it changes): which CI runs may exchange an OIDC token for an upload token.',
+  },
+  trustedPublishersJson: {
+    flag: 'trusted-publishers-json',
+    env: 'WHEELHOUSE_TRUSTED_PUBLISHERS_JSON',
+    type: 'string',
+    help: 'Trusted publishers as one JSON value (a Secrets Manager secret or SSM parameter).',
+  },
+  oidcAudience: {
+    flag: 'oidc-audience',
+    env: 'WHEELHOUSE_OIDC_AUDIENCE',
+    type: 'string',
+    default: 'wheelhouse',
+    help: 'The audience (aud) an OIDC token must name to be exchanged here; GET /_/oidc/audience answers it.',
+  },
+  acl: {
+    flag: 'acl',
+    env: 'WHEELHOUSE_ACL',
+    type: 'string',
+    help: 'Per-project rights of users: which users may upload, remove or yank which projects (re-read when it changes).',
+  },
   overwrite: {
     flag: 'overwrite',
     short: 'o',
@@ -259,6 +308,66 @@ export const OPTIONS = {
     env: 'WHEELHOUSE_FALLBACK_URL',
     type: 'string',
     help: 'Redirect unknown projects here (e.g. https://pypi.org/simple/). Default: 404.',
+  },
+  upstream: {
+    flag: 'upstream',
+    env: 'WHEELHOUSE_UPSTREAM',
+    type: 'string',
+    help: 'Upstream index (PEP 503/691, e.g. https://pypi.org/simple/) cached for projects with no local file. Default: none.',
+  },
+  upstreamCredentials: {
+    flag: 'upstream-credentials',
+    env: 'WHEELHOUSE_UPSTREAM_CREDENTIALS',
+    type: 'string',
+    help: 'user:password for the upstream index (instead of credentials in its URL).',
+  },
+  upstreamTtl: {
+    flag: 'upstream-ttl',
+    env: 'WHEELHOUSE_UPSTREAM_TTL',
+    type: 'string',
+    default: '10m',
+    help: 'How long an upstream project page is served before it is revalidated (ETag).',
+  },
+  upstreamNegativeTtl: {
+    flag: 'upstream-negative-ttl',
+    env: 'WHEELHOUSE_UPSTREAM_NEGATIVE_TTL',
+    type: 'string',
+    default: '1m',
+    help: 'How long an upstream 404 is remembered.',
+  },
+  upstreamTimeout: {
+    flag: 'upstream-timeout',
+    env: 'WHEELHOUSE_UPSTREAM_TIMEOUT',
+    type: 'string',
+    default: '10s',
+    help: 'Limit for an upstream page, and for a file until its first bytes (then per pause between bytes).',
+  },
+  upstreamRetryAfter: {
+    flag: 'upstream-retry-after',
+    env: 'WHEELHOUSE_UPSTREAM_RETRY_AFTER',
+    type: 'string',
+    default: '30s',
+    help: 'After a failed revalidation, how long the cached page is served before the upstream is asked again.',
+  },
+  upstreamDeny: {
+    flag: 'upstream-deny',
+    env: 'WHEELHOUSE_UPSTREAM_DENY',
+    type: 'string',
+    help: 'Project names never fetched from upstream: comma list of names or patterns (mycorp-*).',
+  },
+  upstreamOffline: {
+    flag: 'upstream-offline',
+    env: 'WHEELHOUSE_UPSTREAM_OFFLINE',
+    type: 'boolean',
+    default: 'false',
+    help: 'Never ask the upstream: serve only what is cached.',
+  },
+  upstreamCacheMaxSize: {
+    flag: 'upstream-cache-max-size',
+    env: 'WHEELHOUSE_UPSTREAM_CACHE_MAX_SIZE',
+    type: 'string',
+    default: '10GiB',
+    help: 'Bytes of upstream files kept on the volume; the least recently used go first.',
   },
   pageCacheControl: {
     flag: 'page-cache-control',
@@ -389,6 +498,9 @@ export const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
+/** Names the option in key errors, as TokenKeyring.parse words them. */
+const KEY_SOURCE = 'key';
+
 const schema = z
   .object({
     root: z.string().min(1),
@@ -414,9 +526,30 @@ const schema = z
       .regex(/^[\x20-\x7e]+$/, 'printable ASCII only')
       .refine((s) => !s.includes('"'), 'no double quotes'),
     credentialTtl: duration,
+    tokenKey: z.string().optional(),
+    trustedPublishers: z.string().min(1).optional(),
+    trustedPublishersJson: z.string().optional(),
+    oidcAudience: z
+      .string()
+      .trim()
+      .min(1)
+      .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
+    acl: z.string().min(1).optional(),
     overwrite: bool,
     maxUploadSize: size.pipe(z.number().min(1)),
     fallbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+    upstream: z.url({ protocol: /^https?$/ }).optional(),
+    upstreamCredentials: z
+      .string()
+      .regex(/^[^:]*:/, 'expected user:password')
+      .optional(),
+    upstreamTtl: duration.pipe(z.number().min(1000, 'must be at least 1s')),
+    upstreamNegativeTtl: duration,
+    upstreamTimeout: duration.pipe(z.number().min(100, 'must be at least 100ms')),
+    upstreamRetryAfter: duration.pipe(z.number().min(100, 'must be at least 100ms')),
+    upstreamDeny: projectPatterns,
+    upstreamOffline: bool,
+    upstreamCacheMaxSize: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MiB')),
     pageCacheControl: z.string(),
     basePath: basePath,
     healthEndpoint: healthEndpoint,
@@ -455,14 +588,62 @@ const schema = z
     // Reads behind a login nobody can give would lock every client out: refuse to start instead.
     // Uploads alone behind a login with no users is the default start: they are refused with a hint.
     const hasUsers = (c.passwords !== undefined && c.passwords !== '.') || Boolean(c.htpasswd) || Boolean(c.username);
+    const hasTokens = c.tokenKey !== undefined && c.tokenKey.trim() !== '';
     const reads = [...c.authenticate].filter((a) => a !== 'update');
-    if (reads.length > 0 && !hasUsers) {
+    if (reads.length > 0 && !hasUsers && !hasTokens) {
       ctx.addIssue({
         code: 'custom',
         path: ['authenticate'],
         message:
           `requires a login for ${reads.join(', ')}, but no users are configured: pass --passwords FILE (WHEELHOUSE_PASSWORDS), ` +
-          '--htpasswd (WHEELHOUSE_HTPASSWD) or --username/--password; for a fully open server pass --authenticate . --passwords .',
+          '--htpasswd (WHEELHOUSE_HTPASSWD), --username/--password or --token-key (API tokens); ' +
+          'for a fully open server pass --authenticate . --passwords .',
+      });
+    }
+    if (hasTokens) {
+      try {
+        TokenKeyring.parse(c.tokenKey ?? '', KEY_SOURCE);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['tokenKey'], message: (err as Error).message.slice(KEY_SOURCE.length + 2) });
+      }
+    }
+    if (c.trustedPublishersJson !== undefined) {
+      try {
+        parseTrustedPublishers(c.trustedPublishersJson, 'the value');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['trustedPublishersJson'], message: (err as Error).message });
+      }
+    }
+    // Trusted publishing hands out API tokens: without a key to sign them it could only fail.
+    const publishers =
+      c.trustedPublishers !== undefined ? 'trustedPublishers' : c.trustedPublishersJson !== undefined ? 'trustedPublishersJson' : null;
+    if (publishers !== null && !hasTokens) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [publishers],
+        message: 'trusted publishing mints API tokens, which need a signing key: set --token-key (WHEELHOUSE_TOKEN_KEY) too',
+      });
+    }
+    // The ACL says what users may change; without users it would silently govern nobody.
+    if (c.acl !== undefined && !hasUsers) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['acl'],
+        message: 'gives rights to users, but none are configured: pass --passwords FILE (WHEELHOUSE_PASSWORDS), --htpasswd or --username',
+      });
+    }
+    if (c.upstreamOffline && !c.upstream) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreamOffline'],
+        message: 'needs --upstream (WHEELHOUSE_UPSTREAM): the index whose cache is served',
+      });
+    }
+    if (c.upstream && c.fallbackUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fallbackUrl'],
+        message: 'cannot be used with --upstream: unknown projects are fetched from the upstream instead of redirected',
       });
     }
   });
@@ -478,11 +659,16 @@ export interface AuthPolicy {
   required: ReadonlySet<Action>;
   /** Some source of users is configured (file, inline body, single user). */
   hasUsers: boolean;
+  /** API tokens are accepted (user name `__token__`): a token key is configured. */
+  hasTokens: boolean;
   /** Uploads need a login but no user exists: reads are open, uploads are refused with a hint (a first `npm start`). */
   uploadsDisabled: boolean;
 }
 
-export interface Config extends Omit<Parsed, 'root' | 'workers' | 'passwords' | 'headersTimeout' | 'welcome'> {
+export interface Config extends Omit<
+  Parsed,
+  'root' | 'workers' | 'passwords' | 'headersTimeout' | 'welcome' | 'tokenKey' | 'trustedPublishers' | 'acl'
+> {
   /** Absolute path of the package directory. */
   root: string;
   workers: number;
@@ -492,6 +678,12 @@ export interface Config extends Omit<Parsed, 'root' | 'workers' | 'passwords' | 
   /** Absolute path of the home page's text, or null. */
   welcome: string | null;
   auth: AuthPolicy;
+  /** The keys API tokens are signed and verified with; null when tokens are off. */
+  tokenKey: TokenKeyring | null;
+  /** Absolute path of the trusted publishers file, or null. */
+  trustedPublishers: string | null;
+  /** Absolute path of the ACL file, or null. */
+  acl: string | null;
 }
 
 export class ConfigError extends Error {
@@ -543,6 +735,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   const c = result.data;
   const passwords = c.passwords === undefined || c.passwords === '.' ? null : path.resolve(c.passwords);
   const hasUsers = passwords !== null || Boolean(c.htpasswd) || Boolean(c.username);
+  const tokenKey = c.tokenKey !== undefined && c.tokenKey.trim() !== '' ? TokenKeyring.parse(c.tokenKey, KEY_SOURCE) : null;
+  const hasTokens = tokenKey !== null;
   return {
     ...c,
     root: path.resolve(c.root),
@@ -550,7 +744,10 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     passwords,
     headersTimeout: c.headersTimeout ?? c.keepAliveTimeout + 1000,
     welcome: c.welcome === undefined ? null : path.resolve(c.welcome),
-    auth: { required: c.authenticate, hasUsers, uploadsDisabled: !hasUsers && c.authenticate.has('update') },
+    auth: { required: c.authenticate, hasUsers, hasTokens, uploadsDisabled: !hasUsers && !hasTokens && c.authenticate.has('update') },
+    tokenKey,
+    trustedPublishers: c.trustedPublishers === undefined ? null : path.resolve(c.trustedPublishers),
+    acl: c.acl === undefined ? null : path.resolve(c.acl),
   };
 }
 
@@ -561,7 +758,13 @@ export function helpText(): string {
     const def = s.default !== undefined ? ` (default: ${s.default})` : '';
     return `  ${flag.padEnd(34)} ${s.env.padEnd(32)} ${s.help}${def}`;
   });
-  return ['Usage: wheelhouse [options] [package-directory]', '', ...rows, '', '  -h, --help  this text;  --version  the version'].join(
-    '\n',
-  );
+  return [
+    'Usage: wheelhouse [options] [package-directory]',
+    '       wheelhouse token create|revoke|inspect ...   (wheelhouse token --help)',
+    '       wheelhouse audit [--since 1d] [--project P] --root DIR',
+    '',
+    ...rows,
+    '',
+    '  -h, --help  this text;  --version  the version',
+  ].join('\n');
 }

@@ -25,6 +25,29 @@ export const Errors = {
   ),
   RangeNotSatisfiable: createError('WH_ERR_RANGE', 'Range not satisfiable: the file has %s bytes', 416),
 
+  // The upstream index (--upstream). pip retries a 502 and reads a 404 as "no such project", so a
+  // failure of the upstream must never look like a 404.
+  UpstreamUnavailable: createError(
+    'WH_ERR_UPSTREAM_UNAVAILABLE',
+    'The upstream index %s failed for "%s" (%s) and this index has no copy of it yet; retry later',
+    502,
+  ),
+  UpstreamTimeout: createError(
+    'WH_ERR_UPSTREAM_TIMEOUT',
+    'The upstream index %s did not answer in time for "%s" and this index has no copy of it yet; retry later',
+    504,
+  ),
+  UpstreamBadFile: createError(
+    'WH_ERR_UPSTREAM_BAD_FILE',
+    'The upstream index sent "%s" unlike its project page says (%s); nothing was kept. Retry later, or tell the operator of this index',
+    502,
+  ),
+  UpstreamNotCached: createError(
+    'WH_ERR_UPSTREAM_NOT_CACHED',
+    '"%s" is not cached from the upstream index, and this index does not ask the upstream (--upstream-offline)',
+    404,
+  ),
+
   // Uploads: the legacy API twine and poetry speak.
   MissingAction: createError('WH_ERR_MISSING_ACTION', "Missing ':action' field: send :action=file_upload", 400),
   UnknownAction: createError('WH_ERR_UNKNOWN_ACTION', "Unsupported ':action' field: %s", 400),
@@ -67,6 +90,8 @@ export const Errors = {
     403,
   ),
   Throttled: createError('WH_ERR_THROTTLED', 'Too many failed logins from your address; try again in %s seconds', 429),
+  BadToken: createError('WH_ERR_BAD_TOKEN', 'API token refused: %s', 401),
+  OutsideScope: createError('WH_ERR_OUTSIDE_SCOPE', '%s', 403),
   LoginsBusy: createError('WH_ERR_LOGINS_BUSY', 'Too many logins being checked at once; retry shortly', 503),
 
   // Server state

@@ -2,11 +2,13 @@
 import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { runAuditCommand } from './cli/audit.js';
+import { runTokenCommand } from './cli/token.js';
 import { supervise } from './cluster/primary.js';
 import { ClusterThrottle, isReplacementWorker, joinSiblings } from './cluster/worker.js';
 import { ConfigError, helpText, loadConfig, type Config } from './config.js';
 import type { LiveIndex } from './index/live-index.js';
-import { createServer, readWelcome } from './server.js';
+import { checkConfigFiles, createServer } from './server.js';
 import { version } from './version.js';
 
 /**
@@ -71,8 +73,26 @@ async function serve(config: Config, log: Logger): Promise<void> {
   );
 }
 
+/** `wheelhouse token ...` and `wheelhouse audit ...`: commands for people, beside the server. */
+const COMMANDS: Record<string, typeof runTokenCommand> = { token: runTokenCommand, audit: runAuditCommand };
+
+function invalid(err: ConfigError): never {
+  console.error(`wheelhouse: invalid configuration\n${err.message}\n\nSee wheelhouse --help.`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  const command = argv[0] === undefined ? undefined : COMMANDS[argv[0]];
+  if (command) {
+    process.exitCode = await command(
+      argv.slice(1),
+      process.env,
+      (s) => console.log(s),
+      (s) => console.error(s),
+    );
+    return;
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(helpText());
     return;
@@ -84,13 +104,16 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(argv, process.env);
-    // Files the options name are read before anything starts, so a wrong one stops the server the same way.
-    await readWelcome(config.welcome);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`wheelhouse: invalid configuration\n${err.message}\n\nSee wheelhouse --help.`);
-      process.exit(2);
-    }
+    if (err instanceof ConfigError) invalid(err);
+    throw err;
+  }
+  // The files the options name are read once here, so that one that cannot be used stops the
+  // start with exit code 2 before any worker is forked (a worker failing at start is replaced).
+  try {
+    if (cluster.isPrimary) await checkConfigFiles(config);
+  } catch (err) {
+    if (err instanceof ConfigError) invalid(err);
     throw err;
   }
   const log = await makeLogger(config);
@@ -102,6 +125,7 @@ async function main(): Promise<void> {
   try {
     await serve(config, log);
   } catch (err) {
+    if (err instanceof ConfigError) invalid(err);
     log.fatal({ err }, 'cannot start');
     process.exit(1);
   }

@@ -83,6 +83,90 @@ describe('configuration', () => {
     expect(c.healthEndpoint).toBe('/healthz');
   });
 
+  it('reads the upstream options: off by default, durations, deny patterns and the cache limit', () => {
+    const off = loadConfig([], {});
+    expect(off.upstream).toBeUndefined();
+    expect(off.upstreamTtl).toBe(600_000);
+    expect(off.upstreamOffline).toBe(false);
+    expect(off.upstreamDeny.matches('anything')).toBe(false);
+    const c = loadConfig(['--upstream-deny', 'MyCorp_*, internal.tools', '--upstream-cache-max-size', '2GiB'], {
+      WHEELHOUSE_UPSTREAM: 'https://pypi.org/simple/',
+      WHEELHOUSE_UPSTREAM_CREDENTIALS: 'ci:s3cr:et',
+      WHEELHOUSE_UPSTREAM_TTL: '90s',
+      WHEELHOUSE_UPSTREAM_OFFLINE: 'true',
+    });
+    expect(c.upstream).toBe('https://pypi.org/simple/');
+    expect(c.upstreamCredentials).toBe('ci:s3cr:et');
+    expect(c.upstreamTtl).toBe(90_000);
+    expect(c.upstreamOffline).toBe(true);
+    expect(c.upstreamCacheMaxSize).toBe(2 * 1024 ** 3);
+    expect(c.upstreamDeny.matches('mycorp-utils')).toBe(true);
+    expect(c.upstreamDeny.matches('Internal_Tools')).toBe(true);
+    expect(c.upstreamDeny.matches('requests')).toBe(false);
+  });
+
+  it.each([
+    [['--upstream', 'ftp://mirror/simple/'], '--upstream / WHEELHOUSE_UPSTREAM'],
+    [
+      ['--upstream', 'https://pypi.org/simple/', '--upstream-credentials', 'no-colon'],
+      '--upstream-credentials / WHEELHOUSE_UPSTREAM_CREDENTIALS',
+    ],
+    [['--upstream', 'https://pypi.org/simple/', '--upstream-deny', 'my corp'], '--upstream-deny / WHEELHOUSE_UPSTREAM_DENY'],
+    [['--upstream-offline'], '--upstream-offline / WHEELHOUSE_UPSTREAM_OFFLINE'],
+    [['--upstream', 'https://pypi.org/simple/', '--fallback-url', 'https://pypi.org/simple/'], '--fallback-url / WHEELHOUSE_FALLBACK_URL'],
+    [['--upstream-ttl', 'later'], '--upstream-ttl / WHEELHOUSE_UPSTREAM_TTL'],
+  ])('stops on the upstream option %j with a message naming it', (argv, naming) => {
+    expect(() => loadConfig(argv, {})).toThrow(naming);
+  });
+
+  describe('API tokens, trusted publishing and per-project rights', () => {
+    const KEY = 'k'.repeat(32);
+    const github = JSON.stringify({ publishers: [{ issuer: 'github', repository: 'o/r', workflow: 'release.yml', projects: ['p'] }] });
+
+    it('reads the token keys, the publishers and the ACL, and counts tokens as a source of logins', () => {
+      const c = loadConfig(['--token-key', `${KEY},${'j'.repeat(40)}`, '--trusted-publishers', 'tp.json', '--acl', 'acl.txt', '-P', 'h'], {
+        WHEELHOUSE_TRUSTED_PUBLISHERS_JSON: github,
+      });
+      expect(c.tokenKey?.keys).toHaveLength(2);
+      expect(c.trustedPublishers).toMatch(/\/tp\.json$/);
+      expect(c.trustedPublishersJson).toBe(github);
+      expect(c.acl).toMatch(/\/acl\.txt$/);
+      expect(c.oidcAudience).toBe('wheelhouse');
+      // A token key alone lets a server require logins for reads, and take uploads.
+      const tokensOnly = loadConfig(['-a', 'download,list,update'], { WHEELHOUSE_TOKEN_KEY: KEY });
+      expect(tokensOnly.auth).toMatchObject({ hasUsers: false, hasTokens: true, uploadsDisabled: false });
+      expect(loadConfig([], {}).tokenKey).toBeNull();
+    });
+
+    it.each([
+      [['--token-key', 'short'], '--token-key / WHEELHOUSE_TOKEN_KEY: key 1 is 5 characters long'],
+      [['--token-key', `${KEY},${KEY}`], '--token-key / WHEELHOUSE_TOKEN_KEY: key 2 is given twice'],
+      [['--trusted-publishers', 'tp.json'], '--trusted-publishers / WHEELHOUSE_TRUSTED_PUBLISHERS: trusted publishing mints API tokens'],
+      [['--trusted-publishers-json', github], '--trusted-publishers-json / WHEELHOUSE_TRUSTED_PUBLISHERS_JSON: trusted publishing mints'],
+      [
+        ['--token-key', KEY, '--trusted-publishers-json', '{"publishers": [{}]}'],
+        '--trusted-publishers-json / WHEELHOUSE_TRUSTED_PUBLISHERS_JSON: the value: publishers[0]',
+      ],
+      [['--token-key', KEY, '--trusted-publishers-json', 'nope'], 'WHEELHOUSE_TRUSTED_PUBLISHERS_JSON: the value: not valid JSON'],
+      [['--acl', 'acl.txt'], '--acl / WHEELHOUSE_ACL: gives rights to users, but none are configured'],
+      [['--oidc-audience', 'two words'], '--oidc-audience / WHEELHOUSE_OIDC_AUDIENCE'],
+      [['-a', 'list,update'], 'or --token-key (API tokens)'],
+    ])('stops on %j with a message naming the option', (argv, naming) => {
+      expect(() => loadConfig(argv, {})).toThrow(ConfigError);
+      expect(() => loadConfig(argv, {})).toThrow(naming);
+    });
+
+    it('never repeats a token key in its messages', () => {
+      const secret = 'secret-but-too-short';
+      expect(() => loadConfig(['--token-key', secret], {})).toThrow(/characters long/);
+      try {
+        loadConfig(['--token-key', secret], {});
+      } catch (err) {
+        expect((err as Error).message).not.toContain(secret);
+      }
+    });
+  });
+
   it('documents every option in the README', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     for (const spec of Object.values(OPTIONS)) {

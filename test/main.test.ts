@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAIN, startServer, tempDir } from './helpers/server.js';
+import { MAIN, startServer, tempDir, waitFor, type RunningServer } from './helpers/server.js';
 
 const t = tempDir('wh-main-');
 afterAll(() => t.cleanup());
@@ -29,8 +29,11 @@ describe('starting the server', () => {
   });
 
   it('writes one JSON object per line by default, and human-readable lines with --log-format pretty', async () => {
+    // The index turns ready before its load is logged: each server is stopped only after that line.
+    const loaded = (s: RunningServer) => waitFor(async () => s.output().includes('index loaded'));
     const json = await startServer({ root: t.dir, args: ['--log-level', 'info'] });
     await fetch(`${json.url}/simple/`);
+    await loaded(json);
     await json.stop();
     const jsonLines = json.output().trim().split('\n');
     expect(jsonLines.length).toBeGreaterThan(1);
@@ -39,6 +42,7 @@ describe('starting the server', () => {
 
     const pretty = await startServer({ root: t.dir, args: ['--log-level', 'info', '--log-format', 'pretty'] });
     await fetch(`${pretty.url}/simple/`);
+    await loaded(pretty);
     await pretty.stop();
     const lines = pretty.output().trim().split('\n');
     expect(lines.some((l) => l.startsWith('{'))).toBe(false);

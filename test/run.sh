@@ -5,8 +5,21 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash test/setup.sh || exit 1
 npm run build --silent || exit 1
+# Format, lint (typescript-eslint strict, type-aware) and no unused dependency or file, beside the
+# first phase: a failure fails the run and counts as a failed test in .ci/run's summary.
+mkdir -p .test-results
+(npm run lint --silent >.test-results/lint.log 2>&1; echo $? >.test-results/lint.status) &
+lint_pid=$!
 npx vitest run --config test/vitest.config.ts "$@"
 first=$?
+wait "$lint_pid"
+lint_status=$(cat .test-results/lint.status 2>/dev/null || echo 1)
+if [ "$lint_status" -ne 0 ]; then
+  echo "test/run.sh: npm run lint failed:" >&2
+  tail -n 60 .test-results/lint.log >&2
+else
+  echo "lint: prettier, eslint and knip clean"
+fi
 # Before timing anything, let the first phase's writes reach the disk and its processes wind
 # down: wait (at most 60 s) until tasks wait for a CPU less than 20% of the time (Linux PSI), and
 # say how busy the machine was, so a missed bound can be read against it.
@@ -30,4 +43,4 @@ TMPDIR=${timed_tmp:-${TMPDIR:-/tmp}} WHEELHOUSE_TEST_PHASE=timed npx vitest run 
 second=$?
 echo "after the timed phase: load $(cut -d' ' -f1-3 /proc/loadavg), CPU pressure $(pressure cpu)%, IO pressure $(pressure io)% (avg10)"
 if [ -n "$timed_tmp" ]; then rm -rf --one-file-system "$timed_tmp"; fi
-exit $((first || second))
+exit $((first || second || lint_status))

@@ -46,7 +46,7 @@ export async function runAutocannon(opts: {
   for (const [name, url] of urls) {
     const r = await autocannon({ url, connections, duration: durationS, timeout: 30, headers: basicAuth(opts.user, opts.password) });
     const statusCodes: Record<string, number> = {};
-    for (const [code, { count }] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = Number(count);
+    for (const [code, { count }] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = count;
     const c: AutocannonCase = {
       name,
       url,

@@ -158,7 +158,7 @@ export async function runPiplike(opts: PiplikeOptions): Promise<PiplikeResult> {
         });
         if (res.status >= 400) fail(res.status, `page ${res.status}`);
         const body = res.body!.toString('utf8');
-        const type = String(res.headers['content-type'] ?? '');
+        const type = res.headers['content-type'] ?? '';
         const found = type.includes('json') ? findJsonLink(body, pageUrl, want.filename) : findHtmlLink(body, pageUrl, want.filename);
         if (!found) fail(undefined, 'file-not-listed');
         return found!;

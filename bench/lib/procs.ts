@@ -33,7 +33,7 @@ export function installSignalHandlers(): void {
   const stop = (code: number) => {
     if (stopping) return;
     stopping = true;
-    runCleanups().finally(() => process.exit(code));
+    void runCleanups().finally(() => process.exit(code));
   };
   process.once('SIGINT', () => stop(130));
   process.once('SIGTERM', () => stop(143));

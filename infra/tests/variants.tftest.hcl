@@ -395,6 +395,29 @@ run "a_path_on_an_existing_listener" {
   }
 }
 
+# Trusted publishing's clients ask at the host's root (/_/oidc/...), outside the index's path.
+run "trusted_publishing_on_an_existing_listener" {
+  command = plan
+
+  variables {
+    existing_listener_arn       = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared-tools/89abcdef01234567/2222222222222222"
+    path_prefix                 = "/pypi"
+    listener_rule_priority      = 40
+    dns_name                    = "tools.example.com"
+    alb_subnet_ids              = null
+    zone_id                     = null
+    token_key_secret_arn        = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token-keys-DeF456"
+    trusted_publishers_json_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/wheelhouse/trusted-publishers"
+  }
+
+  assert {
+    condition = (
+      toset(flatten([for c in aws_lb_listener_rule.forward[0].condition : c.path_pattern[0].values if length(c.path_pattern) > 0])) == toset(["/pypi", "/pypi/*", "/_/oidc/*"])
+    )
+    error_message = "With trusted publishers, the host's /_/oidc/* goes to the tasks as well as the index's path."
+  }
+}
+
 run "a_path_on_the_modules_own_alb" {
   command = plan
 

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { type ApiToken, type OidcIdentity, type TokenAction, type TokenKeyring, createToken } from './api-tokens.js';
 import { GITHUB_ISSUER, GITLAB_ISSUER, type OidcClaims, type OidcRefusal, type OidcVerifier, checkIssuerUrl } from './oidc.js';
 import { ProjectPatternError, globMatches, normalizePattern } from '../pypi/project-patterns.js';
-import { readFresh } from '../store/fs-util.js';
 
 /**
  * Trusted publishers: which CI runs may publish which projects without a stored secret, PyPI's
@@ -138,28 +137,37 @@ export function parseTrustedPublishers(json: string, source: string): TrustedPub
   return publishers;
 }
 
+const INLINE_SOURCE = 'the inline trusted publishers';
+
 /**
- * Publishers from a file (read fresh, for re-reading on change) and an inline value (for a Secrets
- * Manager or SSM parameter), in that order.
+ * Publishers from a file and an inline value (for a Secrets Manager or SSM parameter), in that
+ * order. `readFile` reads the file whole and fresh (the server passes the store's reader, so a
+ * file on the shared volume is never read through a stale attribute cache).
  */
-export async function loadTrustedPublishers(sources: { file?: string | null; inline?: string | null }): Promise<TrustedPublisher[]> {
-  const out: TrustedPublisher[] = [];
+export async function loadTrustedPublishers(
+  sources: { file?: string | null; inline?: string | null },
+  readFile: (file: string) => Promise<Buffer>,
+): Promise<TrustedPublisher[]> {
+  let fromFile: TrustedPublisher[] = [];
   if (sources.file) {
     let json: string;
     try {
-      json = (await readFresh(sources.file)).toString('utf8');
+      json = (await readFile(sources.file)).toString('utf8');
     } catch (err) {
       throw new TrustedPublishersError(`cannot read the trusted publishers file ${sources.file}: ${(err as Error).message}`);
     }
-    out.push(...parseTrustedPublishers(json, sources.file));
+    fromFile = parseTrustedPublishers(json, sources.file);
   }
-  if (sources.inline) out.push(...parseTrustedPublishers(sources.inline, 'the inline trusted publishers'));
-  const names = new Set<string>();
-  for (const p of out) {
+  return mergePublishers(fromFile, sources.inline ? parseTrustedPublishers(sources.inline, INLINE_SOURCE) : []);
+}
+
+/** The publishers of the file and of the inline value together; one name may not be used in both. */
+export function mergePublishers(fromFile: readonly TrustedPublisher[], inline: readonly TrustedPublisher[]): TrustedPublisher[] {
+  const names = new Set(fromFile.map((p) => p.name));
+  for (const p of inline) {
     if (names.has(p.name)) throw new TrustedPublishersError(`the publisher name "${p.name}" is used in both the file and the inline value`);
-    names.add(p.name);
   }
-  return out;
+  return [...fromFile, ...inline];
 }
 
 function describe(error: z.ZodError): string {

@@ -18,6 +18,8 @@ function actor(a: AuditActor): string {
       return `user ${a.user}`;
     case 'cli':
       return `${a.user}@${a.host} (command line)`;
+    case 'anonymous':
+      return 'anyone (no login required)';
     case 'oidc':
       return `publisher ${a.oidc.publisher} (${run(a.oidc.claims) || a.oidc.subject})`;
     case 'token': {

@@ -63,6 +63,7 @@ export class LiveIndex {
   private lastRescan: RescanInfo | null = null;
   private rescans = 0;
   private readonly progress: ScanProgress = { seen: 0, hashed: 0 };
+  private readonly generationListeners: (() => void)[] = [];
   /** Whether the state folder existed once loaded: on a read-only volume without one, its absence is normal. */
   private hadStateDir = false;
 
@@ -78,6 +79,15 @@ export class LiveIndex {
 
   get snapshot(): Snapshot {
     return this.snap;
+  }
+
+  /**
+   * Calls `listener` whenever a poll reads a new generation token, before the rescan it starts:
+   * state kept on the volume beside the packages (token revocations) is re-read then, by every
+   * worker and task, like the index itself.
+   */
+  onNewGeneration(listener: () => void): void {
+    this.generationListeners.push(listener);
   }
 
   get ready(): boolean {
@@ -136,6 +146,7 @@ export class LiveIndex {
       return false;
     }
     this.seen = token;
+    for (const listener of this.generationListeners) listener();
     const run = this.rescan({ full: false }).then(() => {
       // A later poll may have seen a newer token meanwhile; it applies its own.
       if (this.seen === token) this.token = token;

@@ -92,6 +92,14 @@ export class PackageIndex {
     });
   }
 
+  /**
+   * Small content-addressed bytes from elsewhere (files of the upstream cache and their metadata),
+   * held in the same memory as the volume's: keys are `f:<sha256>` and `m:<sha256>` as here.
+   */
+  held(key: string, load: () => Promise<Buffer | null>): Promise<Buffer | null> {
+    return this.blobs.get(key, load);
+  }
+
   openFile(file: IndexedFile, range?: { start: number; end: number }): Promise<Readable> {
     return this.volume.openFile(file, range);
   }

@@ -24,9 +24,16 @@ export interface BasePathOptions {
 const outside = new WeakSet<IncomingMessage>();
 
 /**
+ * Trusted publishing's two URLs, which the PyPA publish action and `uv publish` build from the
+ * upload URL's host alone (`https://<host>/_/oidc/...`), whatever path the index sits under.
+ */
+const HOST_ROOT = '/_/oidc/';
+
+/**
  * Fastify's rewriteUrl for --base-path: `/pypi/simple/x/` is routed as `/simple/x/`, `/pypi` as
  * `/`. The prefix is compared as sent, before any percent-decoding, so no other spelling of it
- * (`/%70ypi/`) reaches a route past a load balancer rule that matched the plain one.
+ * (`/%70ypi/`) reaches a route past a load balancer rule that matched the plain one. Trusted
+ * publishing is also answered at the root of the host, where its clients ask.
  */
 export function stripBasePath(base: string): (req: IncomingMessage) => string {
   return (req) => {
@@ -34,6 +41,7 @@ export function stripBasePath(base: string): (req: IncomingMessage) => string {
     if (url === base) return '/';
     const next = url.charAt(base.length);
     if (url.startsWith(base) && (next === '/' || next === '?')) return next === '?' ? `/${url.slice(base.length)}` : url.slice(base.length);
+    if (url.startsWith(HOST_ROOT)) return url;
     outside.add(req);
     return url;
   };

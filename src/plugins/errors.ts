@@ -26,7 +26,7 @@ async function errors(app: FastifyInstance): Promise<void> {
     }
     // A refused upload may still be streaming its body: close the connection rather than read
     // (or wait for) the rest of it.
-    if ((status === 401 || status === 413) && request.method === 'POST') reply.header('connection', 'close');
+    if ((status === 401 || status === 403 || status === 413) && request.method === 'POST') reply.header('connection', 'close');
     reply.raw.statusMessage = reasonPhrase(message);
     return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
   });

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CredentialStats } from '../auth/credentials.js';
+import type { OidcStats } from '../auth/oidc.js';
+import type { TokenLogins } from '../auth/token-logins.js';
 import { isStorageError } from '../errors.js';
 import type { IndexStatus } from '../index/live-index.js';
 import type { PageCache } from '../index/page-cache.js';
@@ -17,6 +19,18 @@ export interface MetricsOptions {
   status: () => IndexStatus;
   pages: PageCache;
   auth: { credentials: CredentialStats; throttled(): number } | null;
+  /** API tokens, scope refusals, trusted publishing, the audit trail. */
+  access?: AccessMetrics;
+}
+
+export interface AccessMetrics {
+  tokens: Pick<TokenLogins, 'stats' | 'revokedCount'> | null;
+  /** By `<user|token> <action>`. */
+  outOfScope: Readonly<Partial<Record<string, number>>>;
+  /** Token mints by result (`ok` or the refusal). */
+  mints: Readonly<Record<string, number>>;
+  oidc: OidcStats | null;
+  audit: { writes: number; failures: number };
 }
 
 /**
@@ -24,7 +38,7 @@ export interface MetricsOptions {
  * poll age, rescans, index size, unreadable files), the page cache, logins, and failures of the
  * volume itself.
  */
-async function metrics(app: FastifyInstance, { status, pages, auth }: MetricsOptions): Promise<void> {
+async function metrics(app: FastifyInstance, { status, pages, auth, access }: MetricsOptions): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'wheelhouse_process_' });
 
@@ -125,7 +139,86 @@ async function metrics(app: FastifyInstance, { status, pages, auth }: MetricsOpt
     () => auth?.throttled() ?? 0,
   );
 
+  if (access) accessMetrics(registry, access);
   app.decorate('metrics', registry);
+}
+
+/** Counters read from a record of counts at scrape time, one label value per key. */
+function labelledCounter(registry: Registry, name: string, help: string, label: string, read: () => Iterable<[string, number]>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, count] of read()) this.inc({ [label]: value }, count);
+    },
+  });
+}
+
+function accessMetrics(registry: Registry, a: AccessMetrics): void {
+  const entries = (record: Readonly<Partial<Record<string, number>>>): [string, number][] =>
+    Object.entries(record).filter((e): e is [string, number] => e[1] !== undefined);
+  labelledCounter(
+    registry,
+    'wheelhouse_token_checks_total',
+    'API token logins decided (remembered or verified), by result: ok, expired, revoked, bad-signature...',
+    'result',
+    () => entries(a.tokens?.stats.results ?? {}),
+  );
+  labelledCounter(
+    registry,
+    'wheelhouse_token_verifications_total',
+    'API token signatures verified (once per token and --credential-ttl, and every bad token), by whether remembered',
+    'source',
+    () => [
+      ['verified', a.tokens?.stats.verifications ?? 0],
+      ['remembered', a.tokens?.stats.memoHits ?? 0],
+    ],
+  );
+  new Gauge({
+    name: 'wheelhouse_revoked_tokens',
+    help: 'Revoked API token ids this process knows of (re-read whenever the generation changes)',
+    registers: [registry],
+    collect() {
+      this.set(a.tokens?.revokedCount ?? 0);
+    },
+  });
+  new Counter({
+    name: 'wheelhouse_scope_refusals_total',
+    help: 'Requests refused with 403 because the login (user or API token) may not do that to that project, by login and action',
+    labelNames: ['login', 'action'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, count] of entries(a.outOfScope)) {
+        const [login = '', action = ''] = key.split(' ');
+        this.inc({ login, action }, count);
+      }
+    },
+  });
+  labelledCounter(
+    registry,
+    'wheelhouse_oidc_mints_total',
+    'Trusted publishing token requests, by result: ok, or why refused (expired, wrong-audience, no-publisher, replayed...)',
+    'result',
+    () => entries(a.mints),
+  );
+  labelledCounter(
+    registry,
+    'wheelhouse_oidc_key_fetches_total',
+    'Requests to OIDC issuers for their discovery document or key set (JWKS)',
+    'kind',
+    () => [
+      ['discovery', a.oidc?.discoveryFetches ?? 0],
+      ['jwks', a.oidc?.keySetFetches ?? 0],
+    ],
+  );
+  labelledCounter(registry, 'wheelhouse_audit_events_total', 'Audit trail lines appended, and appends that failed', 'result', () => [
+    ['written', a.audit.writes],
+    ['failed', a.audit.failures],
+  ]);
 }
 
 export const metricsPlugin = fp(metrics, { name: 'wheelhouse-metrics', fastify: '5.x' });

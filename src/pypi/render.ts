@@ -84,7 +84,7 @@ function uploadTime(iso: string): string {
   return iso.replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-function htmlPage(title: string, body: string): string {
+export function htmlPage(title: string, body: string): string {
   return `<!DOCTYPE html>
 <html lang="en">
   <head>

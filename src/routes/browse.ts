@@ -152,6 +152,7 @@ export function browseRoutes(app: FastifyInstance, { index, config, welcome = nu
   const projectPage = async (request: FastifyRequest<ProjectParams>, reply: FastifyReply) => {
     const { project: raw, version: rawVersion } = request.params;
     const name = normalizeName(raw);
+    request.authorize('download', name);
     const s = index.snapshot;
     const project = s.projects.get(name);
     if (!project) return notFound(request, reply, new Errors.ProjectNotFound(raw).message, raw);

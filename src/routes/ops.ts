@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { UpstreamStatus } from '../index/upstream-projects.js';
 import type { RouteOptions } from './simple.js';
 
 /**
@@ -10,7 +11,7 @@ import type { RouteOptions } from './simple.js';
  * found files it could not read ("files-unreadable"): this task cannot serve everything the
  * volume holds, so the load balancer should prefer one that can.
  */
-export async function opsRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+export async function opsRoutes(app: FastifyInstance, { index, config, upstream }: RouteOptions): Promise<void> {
   // Load shedding never answers these: a task busy with a burst is healthy, and an ALB that
   // deregistered it would hand the burst to fewer tasks. Metrics matter most when busy.
   const notShed = { config: { pressureHandler: () => undefined } };
@@ -39,9 +40,22 @@ export async function opsRoutes(app: FastifyInstance, { index, config }: RouteOp
         files: s.files,
         unreadableFiles: unreadable,
         ...(s.loading ? { filesSeen: s.loading.seen, filesHashed: s.loading.hashed } : {}),
+        // Shown, never part of the status: a failing upstream is served around (cached pages), and
+        // taking every task out of the load balancer would stop local projects too.
+        ...(upstream ? { upstream: upstreamHealth(upstream.status(), now) } : {}),
         pid: process.pid,
       });
   });
 
   app.get('/metrics', notShed, async (_request, reply) => reply.type(app.metrics.contentType).send(await app.metrics.metrics()));
+}
+
+function upstreamHealth(u: UpstreamStatus, now: number) {
+  return {
+    url: u.url,
+    offline: u.offline,
+    lastOkAgeMs: u.lastOkAt === null ? null : now - u.lastOkAt,
+    failingForMs: u.failingSince === null ? 0 : now - u.failingSince,
+    lastError: u.lastError,
+  };
 }

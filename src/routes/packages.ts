@@ -1,10 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
 import type { IndexedFile } from '../index/snapshot.js';
+import { parseFilename } from '../pypi/names.js';
 import { byteRange, ifRangeHolds, isFresh, sendPage } from './conditional.js';
 import type { RouteOptions } from './simple.js';
+import { findUpstreamPackage, sendUpstreamPackage } from './upstream.js';
 
 type FileParams = { Params: { '*': string } };
+
+/**
+ * The project a file path belongs to: the indexed file's, else what its name says, so a login
+ * outside a project's scope learns nothing of its files, not even which exist.
+ */
+export function projectOfPath(file: IndexedFile | undefined, rel: string): string | undefined {
+  return file?.project ?? parseFilename(rel.split('/').pop() ?? rel)?.project;
+}
 
 function contentTypeOf(filename: string): string {
   return filename.toLowerCase().endsWith('.zip') ? 'application/zip' : 'application/octet-stream';
@@ -14,7 +24,7 @@ function contentTypeOf(filename: string): string {
  * Distribution files and their PEP 658 metadata. Only files the index knows are served, so no
  * spelling of `..`, encoded or not, can reach outside the root: the path is a key, never a path.
  */
-export async function packageRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+export async function packageRoutes(app: FastifyInstance, { index, config, upstream }: RouteOptions): Promise<void> {
   app.get('/packages', { config: { action: 'list' } }, async (request, reply) => reply.redirect(`${request.basePath}/packages/`, 301));
 
   app.get('/packages/', { config: { action: 'list' } }, async (request, reply) =>
@@ -29,11 +39,18 @@ export async function packageRoutes(app: FastifyInstance, { index, config }: Rou
     handler: async (request, reply) => {
       const rel = request.params['*'];
       const file = index.file(rel);
-      if (file) return sendFile(request, reply, file);
-      if (rel.endsWith('.metadata')) {
-        const wheel = index.file(rel.slice(0, -'.metadata'.length));
-        if (wheel?.metadataSha256) return sendMetadata(request, reply, wheel);
+      if (file) {
+        request.authorize('download', file.project);
+        return sendFile(request, reply, file);
       }
+      const wheelRel = rel.endsWith('.metadata') ? rel.slice(0, -'.metadata'.length) : null;
+      const wheel = wheelRel === null ? undefined : index.file(wheelRel);
+      const project = projectOfPath(wheel, wheelRel ?? rel);
+      if (project !== undefined) request.authorize('download', project);
+      if (wheel?.metadataSha256) return sendMetadata(request, reply, wheel);
+      // Not a local file: one of a project served from upstream, if any.
+      const remote = upstream ? await findUpstreamPackage(upstream, rel) : null;
+      if (upstream && remote) return sendUpstreamPackage(request, reply, upstream, remote, config.fileCacheControl);
       throw new Errors.FileNotFound(rel.split('/').pop() ?? rel);
     },
   });

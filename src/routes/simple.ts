@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
 import type { PackageIndex } from '../index/package-index.js';
-import type { Welcome } from '../web/description.js';
+import type { UpstreamProjects } from '../index/upstream-projects.js';
 import { negotiate, type PageFormat } from '../pypi/negotiate.js';
 import { normalizeName } from '../pypi/names.js';
+import type { Welcome } from '../web/description.js';
 import { sendPage } from './conditional.js';
 
 export interface RouteOptions {
@@ -12,6 +13,8 @@ export interface RouteOptions {
   config: Config;
   /** The home page's text (--welcome), read at start; null or absent for none. */
   welcome?: Welcome | null;
+  /** Projects served from the upstream index (--upstream): consulted only for names with no local file. */
+  upstream?: UpstreamProjects | null;
 }
 
 type FormatQuery = { Querystring: { format?: string } };
@@ -37,7 +40,7 @@ function queryString(request: FastifyRequest): string {
 }
 
 /** The simple repository API: PEP 503 HTML and PEP 691 JSON, negotiated. */
-export async function simpleRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
+export async function simpleRoutes(app: FastifyInstance, { index, config, upstream }: RouteOptions): Promise<void> {
   const list = { action: 'list' as const };
 
   app.get('/simple', { config: list }, async (request, reply) => reply.redirect(`${request.basePath}/simple/${queryString(request)}`, 301));
@@ -56,8 +59,16 @@ export async function simpleRoutes(app: FastifyInstance, { index, config }: Rout
     if (name !== request.params.project) {
       return reply.redirect(`${request.basePath}/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
     }
+    request.authorize('download', name);
     const project = index.project(name);
-    if (!project) return notFound(reply, name, config);
+    if (!project) {
+      if (!upstream) return notFound(reply, name, config);
+      // Negotiated first: a request no page can answer costs the upstream nothing.
+      const format = pickFormat(request);
+      const remote = await upstream.project(name);
+      if (remote) return sendPage(request, reply, upstream.page(remote, format), config.pageCacheControl);
+      return notFound(reply, name, config);
+    }
     return sendPage(request, reply, index.pages.project(project, pickFormat(request)), config.pageCacheControl);
   });
 }

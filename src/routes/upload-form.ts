@@ -74,7 +74,8 @@ export async function readUploadForm(request: FastifyRequest, opts: UploadFormOp
         try {
           form.staged = await opts.stage(part.filename, fields, part.file);
         } catch (err) {
-          if (!isUserFacing(err)) throw err;
+          // A login without the right to this project: the whole request is refused, the rest of the body unread.
+          if (!isUserFacing(err) || err.statusCode === 403) throw err;
           form.fileError = err;
           // Too large, or a volume that refused the bytes: the part was cut off, nothing sane is left to read.
           if (err instanceof Errors.TooLarge || part.file.destroyed) break;

@@ -5,6 +5,7 @@ import { normalizeName } from '../pypi/names.js';
 import { checkStagedUpload, checkUploadFilename, firstField, type UploadFields } from '../pypi/upload-checks.js';
 import { sameVersion } from '../pypi/versions.js';
 import type { Staged } from '../store/uploads.js';
+import { projectOfPath } from './packages.js';
 import type { RouteOptions } from './simple.js';
 import { MAX_FORM_BYTES, multipartLimits, readUploadForm } from './upload-form.js';
 
@@ -28,21 +29,31 @@ export async function uploadRoutes(app: FastifyInstance, { index, config }: Rout
     done(null, new URLSearchParams(body as string));
   });
 
-  const update = { action: 'update' as const };
+  const update = { action: 'update' as const, writes: ['upload', 'remove'] as const };
   for (const url of ['/', '/legacy/', '/legacy']) app.post(url, { config: update }, handleUpload);
 
-  app.delete<{ Params: { '*': string } }>('/packages/*', { config: update }, async (request, reply) => {
-    const file = index.file(request.params['*']);
-    if (!file) throw new Errors.FileNotFound(request.params['*']);
+  const remove = { action: 'update' as const, writes: ['remove'] as const };
+  app.delete<{ Params: { '*': string } }>('/packages/*', { config: remove }, async (request, reply) => {
+    const rel = request.params['*'];
+    const file = index.file(rel);
+    const project = projectOfPath(file, rel);
+    if (project !== undefined) request.authorize('remove', project);
+    if (!file) throw new Errors.FileNotFound(rel);
     await index.remove([file]);
     request.log.info({ file: file.relpath, user: request.user }, 'file removed');
+    await request.audit({ action: 'remove', project: file.project, version: file.version, file: file.filename, sha256: file.sha256 });
     return reply.type('text/plain; charset=utf-8').send(`Removed ${file.filename}\n`);
   });
 
   async function handleUpload(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const form = await readUploadForm(request, {
       maxUploadSize: config.maxUploadSize,
-      stage: (filename, fields, file) => index.stage(checkUploadFilename(filename, fields), file, config.maxUploadSize),
+      // The rights on the project are checked as soon as the filename names it: before a byte is staged.
+      stage: (filename, fields, file) => {
+        const parsed = checkUploadFilename(filename, fields);
+        request.authorize('upload', parsed.project);
+        return index.stage(parsed, file, config.maxUploadSize);
+      },
     });
     try {
       const action = firstField(form.fields, ':action');
@@ -77,6 +88,10 @@ export async function uploadRoutes(app: FastifyInstance, { index, config }: Rout
     checkStagedUpload(staged, fields);
     const { file, duplicate } = await index.publish(staged, config.overwrite, request.user ?? null);
     request.log.info({ file: file.relpath, size: file.size, sha256: file.sha256, duplicate, user: request.user }, 'file uploaded');
+    // A duplicate changed nothing: the trail has the upload that stored those bytes.
+    if (!duplicate) {
+      await request.audit({ action: 'upload', project: file.project, version: file.version, file: file.filename, sha256: file.sha256 });
+    }
     return reply
       .type('text/plain; charset=utf-8')
       .send(duplicate ? `${file.filename} was already here with the same content\n` : `Stored ${file.filename}\n`);
@@ -88,11 +103,14 @@ export async function uploadRoutes(app: FastifyInstance, { index, config }: Rout
     const version = firstField(fields, 'version');
     if (name === undefined) throw new Errors.MissingField('name');
     if (version === undefined) throw new Errors.MissingField('version');
+    request.authorize('remove', normalizeName(name));
     const project = index.project(normalizeName(name));
     const files = project?.files.filter((f) => sameVersion(f.version, version)) ?? [];
     if (!project || files.length === 0) throw new Errors.VersionNotFound(normalizeName(name), version);
     await index.remove(files);
     request.log.info({ project: project.name, version, files: files.map((f) => f.relpath), user: request.user }, 'release removed');
+    for (const f of files)
+      await request.audit({ action: 'remove', project: f.project, version: f.version, file: f.filename, sha256: f.sha256 });
     return reply.type('text/plain; charset=utf-8').send(`Removed ${files.map((f) => f.filename).join(', ')}\n`);
   }
 }

@@ -24,15 +24,18 @@ export async function yankRoutes(app: FastifyInstance, { index }: RouteOptions):
 
   const handler = (yank: boolean) => async (request: FastifyRequest<Params>, reply: FastifyReply) => {
     const name = normalizeName(request.params.project);
+    request.authorize('yank', name);
     const project = index.project(name);
     const version = project && findVersion(project.versions, request.params.version);
     if (!project || !version) throw new Errors.VersionNotFound(name, request.params.version);
     const reason = yank ? (request.body?.reason ?? '') : null;
     await index.yank(name, version, reason);
     request.log.info({ project: name, version, yanked: yank, user: request.user }, yank ? 'release yanked' : 'release un-yanked');
+    await request.audit({ action: yank ? 'yank' : 'unyank', project: name, version, ...(reason ? { reason } : {}) });
     return reply.send({ project: name, version, yanked: yank, reason });
   };
 
-  app.put<Params>('/api/yank/:project/:version', { config: { action: 'update' }, schema }, handler(true));
-  app.delete<Params>('/api/yank/:project/:version', { config: { action: 'update' }, schema: { params: schema.params } }, handler(false));
+  const config = { action: 'update', writes: ['yank'] } as const;
+  app.put<Params>('/api/yank/:project/:version', { config, schema }, handler(true));
+  app.delete<Params>('/api/yank/:project/:version', { config, schema: { params: schema.params } }, handler(false));
 }

@@ -177,6 +177,8 @@ export async function readSdistPkgInfo(file: string, size: number, extension: st
   // Set from the entry callback; the pipeline below ends early (destroyed) once it is.
   const found: { pkgInfo: Buffer | null } = { pkgInfo: null };
   extract.on('entry', (header, stream, next) => {
+    // A failed or cut-short archive fails the pipeline below; the entry's own copy of that error has nothing to add.
+    stream.on('error', () => undefined);
     if (found.pkgInfo === null && /^[^/]+\/PKG-INFO$/.test(header.name.replace(/^\.\//, '')) && header.size <= MAX_METADATA) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: unknown) => {

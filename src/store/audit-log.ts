@@ -31,7 +31,9 @@ export type AuditActor =
   | { type: 'user'; user: string }
   | { type: 'token'; token: string; description?: string; oidc?: AuditOidc }
   | { type: 'oidc'; oidc: AuditOidc }
-  | { type: 'cli'; user: string; host: string };
+  | { type: 'cli'; user: string; host: string }
+  /** A server that asks no login for writes (`--authenticate .`). */
+  | { type: 'anonymous' };
 
 export interface AuditEvent {
   /** ISO 8601 in UTC, to the millisecond. */

@@ -135,6 +135,7 @@ export class UpstreamCache {
   private seq = 0;
   private evictions = 0;
   private evictedBytes = 0;
+  private changes = 0;
 
   constructor(root: string, opts: UpstreamCacheOptions) {
     const stateDir = path.join(path.resolve(root), '.wheelhouse');
@@ -205,6 +206,24 @@ export class UpstreamCache {
   /** Whether this task knows the file as cached (memory only; another task may have evicted it). */
   has(sha256: string): boolean {
     return this.files.has(sha256);
+  }
+
+  /** The size of a file this task knows as cached, from memory; null when it does not know it. */
+  cachedSize(sha256: string): number | null {
+    return this.files.get(sha256)?.size ?? null;
+  }
+
+  /**
+   * Marks a file used without reading it (a copy held in memory was served), so eviction keeps
+   * following what clients download. Memory only.
+   */
+  touch(sha256: string): void {
+    this.used(sha256);
+  }
+
+  /** Changes whenever the set of files this task knows as cached changes (memory only). */
+  get version(): number {
+    return this.changes;
   }
 
   /**
@@ -408,6 +427,7 @@ export class UpstreamCache {
     if (known) return;
     this.files.set(sha256, { size, touchedAt: mtimeMs, seq: ++this.seq });
     this.total += size;
+    this.changes++;
   }
 
   private forget(sha256: string): void {
@@ -415,6 +435,7 @@ export class UpstreamCache {
     if (!known) return;
     this.files.delete(sha256);
     this.total -= known.size;
+    this.changes++;
   }
 
   /** Marks a file most recently used; now and then writes that to its mtime for other tasks and restarts. */
@@ -452,6 +473,7 @@ export class UpstreamCache {
       this.total -= entry.size;
       this.evictions++;
       this.evictedBytes += entry.size;
+      this.changes++;
       victims.push(sha256);
     }
     await Promise.all(
@@ -508,6 +530,7 @@ export class UpstreamCache {
       this.files.set(sha256, entry);
       this.total += entry.size;
     }
+    this.changes++;
     await this.evict();
   }
 }

@@ -9,7 +9,7 @@ import { FileReader } from './reader.js';
 import { Scanner, type ScanOptions, type ScanResult } from './scanner.js';
 import { Sidecars } from './sidecars.js';
 import { Uploads, type PublishOptions, type Published, type Staged } from './uploads.js';
-import { watchRoot } from './watcher.js';
+import { watchRoot, type RootWatcher } from './watcher.js';
 
 export interface VolumeLogger {
   info(obj: object, msg: string): void;
@@ -131,7 +131,7 @@ export class Volume {
     return isLocalDisk(this.layout.root);
   }
 
-  watch(onChange: (dirty: Set<string>) => void): { close(): Promise<void> } {
+  watch(onChange: (dirty: Set<string>) => void): RootWatcher {
     return watchRoot(this.layout.root, onChange, this.log);
   }
 }

@@ -12,7 +12,15 @@ export interface WatchLogger {
  * host's writes): that is the generation file's job. Links to folders are not followed and the
  * depth is bounded like the scan's, so a link to / cannot make it walk the whole machine.
  */
-export function watchRoot(root: string, onChange: (dirty: Set<string>) => void, log: WatchLogger): { close(): Promise<void> } {
+export interface RootWatcher {
+  close(): Promise<void>;
+  /** Resolves once the initial walk is done. */
+  ready: Promise<void>;
+  /** How many paths the watcher holds (folders and files). */
+  watchedPaths(): number;
+}
+
+export function watchRoot(root: string, onChange: (dirty: Set<string>) => void, log: WatchLogger): RootWatcher {
   let dirty = new Set<string>();
   let debounce: NodeJS.Timeout | null = null;
   const watcher = chokidar.watch(root, {
@@ -38,7 +46,10 @@ export function watchRoot(root: string, onChange: (dirty: Set<string>) => void, 
   };
   watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent).on('unlinkDir', onEvent);
   watcher.on('error', (err) => log.warn({ err }, 'file watcher error; polling continues'));
+  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   return {
+    ready,
+    watchedPaths: () => Object.values(watcher.getWatched()).reduce((n, names) => n + names.length, 0),
     async close() {
       if (debounce) clearTimeout(debounce);
       await watcher.close();

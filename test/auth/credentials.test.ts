@@ -241,12 +241,16 @@ describe('password file reload', () => {
     expect((await credentials.check(basic('apr1', 'apr1 secret'))).ok).toBe(false);
     expect((await credentials.check(basic('sha', 'sha secret'))).ok).toBe(true);
     const errors = lines.filter((l) => l.level === 'error');
-    expect(errors.map((l) => l.msg)).toEqual([expect.stringMatching(/line \d+: unsupported password scheme SHA-256 crypt.*that line is ignored/)]);
+    expect(errors.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/line \d+: unsupported password scheme SHA-256 crypt.*that line is ignored/),
+    ]);
 
     rmSync(file);
     expect(await credentials.refresh()).toBe(false);
     expect((await credentials.check(basic('crypt', 'crypt8ch'))).ok).toBe(true);
-    expect(lines.filter((l) => l.level === 'error').at(-1)!.msg).toMatch(/cannot read the password file.*ENOENT.*keeping the last logins read/);
+    expect(lines.filter((l) => l.level === 'error').at(-1)!.msg).toMatch(
+      /cannot read the password file.*ENOENT.*keeping the last logins read/,
+    );
 
     // Emptied: nobody from the file logs in (a half-written file fails closed until the next poll).
     writeFileSync(file, '');

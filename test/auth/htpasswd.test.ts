@@ -79,4 +79,3 @@ describe('parseHtpasswd', () => {
     expect(parseHtpasswd('ann:first\nann:second\n', 'x').users.get('ann')).toBe('first');
   });
 });
-

@@ -71,7 +71,7 @@ describe('PasswordChecker under load', () => {
       const results = await Promise.allSettled(Array.from({ length: 8 }, () => checker.verify('guess', hash)));
       const refused = results.filter((r) => r.status === 'rejected');
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
-      expect(refused.map((r) => (r as PromiseRejectedResult).reason)).toEqual(
+      expect(refused.map((r) => r.reason)).toEqual(
         Array.from({ length: 5 }, () => expect.objectContaining({ code: 'WH_ERR_LOGINS_BUSY', statusCode: 503 })),
       );
     } finally {

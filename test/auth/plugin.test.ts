@@ -227,3 +227,101 @@ describe('auth plugin', () => {
     expect(credentials.stats.verifications).toBe(1);
   });
 });
+
+describe('the client address behind a load balancer', () => {
+  /** The whole app (trust-proxy 1: one ALB in front), its users from the fixture. */
+  async function behindAlb(extra: string[] = []) {
+    const { buildTestApp } = await import('../helpers/app.js');
+    const { tempDir } = await import('../helpers/server.js');
+    const t = tempDir('wh-xff-');
+    const built = await buildTestApp(t.dir, ['-a', 'list', '-P', schemes, ...extra]);
+    apps.push(built.app);
+    return { ...built, cleanup: t.cleanup };
+  }
+  /** A request as the ALB forwards it: from the ALB's address, the client's own X-Forwarded-For with the real address appended. */
+  const viaAlb = (clientSent: string | null, realClient: string, authorization: string) => ({
+    url: '/simple/',
+    remoteAddress: '10.0.0.2',
+    headers: { authorization, 'x-forwarded-for': clientSent === null ? realClient : `${clientSent}, ${realClient}` },
+  });
+
+  it('throttles a guesser who sends a new X-Forwarded-For with each guess', async () => {
+    const { app, cleanup } = await behindAlb();
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        statuses.push((await app.inject(viaAlb(`198.51.100.${i}`, '203.0.113.7', basic('apr1', `guess ${i}`)))).statusCode);
+      }
+      expect(statuses.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => 401));
+      expect(statuses.slice(10).every((s) => s === 429)).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('never throttles a real user because someone else claimed their address', async () => {
+    const { app, cleanup } = await behindAlb();
+    try {
+      for (let i = 0; i < 15; i++) await app.inject(viaAlb('203.0.113.50', '198.51.100.66', basic('apr1', `guess ${i}`)));
+      // The real user at 203.0.113.50, through the same ALB, with the right password.
+      expect((await app.inject(viaAlb(null, '203.0.113.50', basic('apr1', 'apr1 secret')))).statusCode).toBe(200);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('counts guesses sent at once before they are checked: 200 at once get no more checks than the limit', async () => {
+    const { app, server, cleanup } = await behindAlb();
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => app.inject(viaAlb(null, '203.0.113.9', basic('bcrypt', `guess ${i}`)))),
+      );
+      const count = (s: number) => responses.filter((r) => r.statusCode === s).length;
+      expect(count(401)).toBe(10);
+      expect(count(429)).toBe(190);
+      expect(server.credentials!.stats.verifications).toBe(10);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('ignores X-Forwarded-For when told there is no proxy', async () => {
+    const { app, cleanup } = await behindAlb(['--trust-proxy', 'false']);
+    try {
+      for (let i = 0; i < 10; i++) await app.inject(viaAlb(`198.51.100.${i}`, '203.0.113.7', basic('apr1', `guess ${i}`)));
+      // Every guess came from the socket address, whatever the header said.
+      expect((await app.inject({ ...viaAlb('1.2.3.4', '5.6.7.8', basic('apr1', 'x')) })).statusCode).toBe(429);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('wrong passwords in a wave', () => {
+  it('answer 503 with Retry-After once the check queue is full, and never stall the routes that need no login', async () => {
+    const { buildTestApp } = await import('../helpers/app.js');
+    const { tempDir } = await import('../helpers/server.js');
+    const t = tempDir('wh-wave-');
+    const { app } = await buildTestApp(t.dir, ['-a', 'list', '-P', schemes]);
+    apps.push(app);
+    try {
+      const wave = Array.from({ length: 300 }, (_, i) =>
+        app.inject({
+          url: '/simple/',
+          remoteAddress: `10.9.${Math.floor(i / 250)}.${i % 250}`,
+          headers: { authorization: basic('bcrypt', `w${i}`) },
+        }),
+      );
+      const health = await app.inject('/health');
+      expect(health.statusCode).toBe(200);
+      const responses = await Promise.all(wave);
+      const busy = responses.filter((r) => r.statusCode === 503);
+      expect(busy.length).toBeGreaterThan(0);
+      expect(busy[0]!.headers['retry-after']).toBe('1');
+      expect(busy[0]!.body).toContain('Too many logins being checked at once');
+      expect(responses.every((r) => r.statusCode === 401 || r.statusCode === 503)).toBe(true);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

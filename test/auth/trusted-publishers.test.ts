@@ -13,6 +13,7 @@ import {
   mintForClaims,
   parseTrustedPublishers,
 } from '../../src/auth/trusted-publishers.js';
+import { readFresh } from '../../src/store/fs-util.js';
 import { type TestIssuer, startOidcIssuer } from '../helpers/oidc-issuer.js';
 
 const keyring = TokenKeyring.parse('trusted-publishing-test-key-0123456789abcdef', 'test');
@@ -152,10 +153,12 @@ describe('loadTrustedPublishers', () => {
       const inline = JSON.stringify({
         publishers: [{ issuer: 'gitlab', project_path: 'g/p', ci_config: '.gitlab-ci.yml', projects: ['q'] }],
       });
-      expect((await loadTrustedPublishers({ file, inline })).map((p) => p.kind)).toEqual(['github', 'gitlab']);
+      expect((await loadTrustedPublishers({ file, inline }, readFresh)).map((p) => p.kind)).toEqual(['github', 'gitlab']);
       writeFileSync(file, '{"publishers": [{"issuer": "github"}]}');
-      await expect(loadTrustedPublishers({ file })).rejects.toThrow(new RegExp(`${file}: publishers\\[0\\] \\(github \\)`));
-      await expect(loadTrustedPublishers({ file: join(dir, 'missing.json') })).rejects.toThrow(/cannot read the trusted publishers file/);
+      await expect(loadTrustedPublishers({ file }, readFresh)).rejects.toThrow(new RegExp(`${file}: publishers\\[0\\] \\(github \\)`));
+      await expect(loadTrustedPublishers({ file: join(dir, 'missing.json') }, readFresh)).rejects.toThrow(
+        /cannot read the trusted publishers file/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

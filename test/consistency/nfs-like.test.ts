@@ -94,14 +94,16 @@ async function firstWriteLag(): Promise<number | null> {
 }
 
 describe('the first write to a fresh volume', () => {
-  it('reaches the other processes within the bound: the generation file exists from the first start, so no mount caches its absence', async () => {
+  // The generation file exists from the first start, so no mount caches its absence.
+  it('reaches the other processes within the bound', async () => {
     // As for the 50 uploads: a missed bound is measured once more, on another fresh volume.
     const lags: (number | null)[] = [];
     for (let attempt = 1; attempt <= 2; attempt++) {
       const lag = await firstWriteLag();
       lags.push(lag);
       console.log(
-        `first write to a fresh volume${attempt > 1 ? ' (measured again)' : ''}: listed by the other process ${lag === null ? 'never (8 s)' : `after ${Math.round(lag)} ms`}`,
+        `first write to a fresh volume${attempt > 1 ? ' (measured again)' : ''}: ` +
+          `listed by the other process ${lag === null ? 'never (8 s)' : `after ${Math.round(lag)} ms`}`,
       );
       expect(lag).not.toBeNull();
       if (lag! < BOUND_MS) break;
@@ -112,7 +114,7 @@ describe('the first write to a fresh volume', () => {
 });
 
 describe('why the poll reads the generation file instead of stat()-ing it', () => {
-  it('after a bump through one mount, stat() through another shows the old file for longer than the bound while open+read shows the new token at once', async () => {
+  it('after a bump through one mount, stat() through another shows the old file past the bound; open+read sees the new token', async () => {
     // Two readers, as two tasks: one that would poll by stat() (B), one that polls by open+read (C).
     // They need their own mounts because a read through a mount refreshes its cached attributes.
     const [a, b, c] = [await mount(), await mount(), await mount()];
@@ -143,7 +145,8 @@ describe('why the poll reads the generation file instead of stat()-ing it', () =
       await sleep(50);
     }
     console.log(
-      `generation bumped through mount A: open+read through mount C saw it after ${Math.round(readMs)} ms; stat() through B still showed the old file for ${Math.round(staleMs)} ms`,
+      `generation bumped through mount A: open+read through mount C saw it after ${Math.round(readMs)} ms; ` +
+        `stat() through B still showed the old file for ${Math.round(staleMs)} ms`,
     );
     recordResult('nfsLike_statHazard', {
       attrTimeoutS: MOUNT.attrTimeout,

@@ -20,9 +20,7 @@ export async function listed(url: string, project: string): Promise<Set<string>>
   return new Set(body.files.map((f) => f.filename));
 }
 
-export async function health(
-  url: string,
-): Promise<{
+export async function health(url: string): Promise<{
   status: string;
   generation: string | null;
   lastPollAgeMs: number | null;
@@ -152,7 +150,8 @@ export async function measureLagWithin(urls: string[], project: string, count: n
     const s = summarize(run.lags);
     const pressure = run.cpuPressurePct === null ? '' : `, CPU pressure ${run.cpuPressurePct}%`;
     console.log(
-      `${label}${attempt > 1 ? ' (measured again)' : ''}: ${s.n} uploads, worst lag ${s.worstMs} ms, median ${s.medianMs} ms, p95 ${s.p95Ms} ms${pressure}; slowest ${worstLags(run, urls)}`,
+      `${label}${attempt > 1 ? ' (measured again)' : ''}: ${s.n} uploads, worst lag ${s.worstMs} ms, median ${s.medianMs} ms, ` +
+        `p95 ${s.p95Ms} ms${pressure}; slowest ${worstLags(run, urls)}`,
     );
     if (run.lags.some((l) => Number.isNaN(l)) || s.worstMs < boundMs) break;
   }

@@ -140,7 +140,7 @@ describe('three processes with the default 1 s refresh interval on one directory
     expect(readdirSync(path.join(root, '.wheelhouse', 'incoming'))).toEqual([]);
   });
 
-  it('one filename raced on two processes with different bytes gets exactly one 200 and one 409, and the winner is what every process serves', async () => {
+  it('one filename raced on two processes with other bytes gets one 200 and one 409; every process serves the winner', async () => {
     // Same size on purpose (as two builds of one release usually are): the contenders differ only in their bytes.
     const rounds = Array.from({ length: 20 }, (_, r) => {
       const a = wheelBytes('race-probe', `4.0.${r}`, { payloadBytes: 4096 });
@@ -214,7 +214,7 @@ describe('three processes with the default 1 s refresh interval on one directory
     expect(lag!).toBeLessThan(BOUND_MS);
   });
 
-  it('a download of a file removed by another process ends complete, as a clean 404 or aborted, and the serving process stays healthy', async () => {
+  it('a download of a file another process removes ends whole, as a 404 or aborted; the server stays healthy', async () => {
     // Bigger than the in-memory file cache's per-file limit (256 KiB), so it is streamed from disk.
     const big = wheelBytes('stream-probe', '6.0', { payloadBytes: 12 * 1024 * 1024 });
     const late = wheelBytes('stream-probe', '6.1', { payloadBytes: 2 * 1024 * 1024 });
@@ -232,7 +232,8 @@ describe('three processes with the default 1 s refresh interval on one directory
     });
     const outcome = await download;
     console.log(
-      `in-flight download of a removed file: ${outcome.kind}, ${outcome.bytes.length} of ${big.bytes.length} bytes (${receivedAtRemoval} when removed)`,
+      `in-flight download of a removed file: ${outcome.kind}, ` +
+        `${outcome.bytes.length} of ${big.bytes.length} bytes (${receivedAtRemoval} when removed)`,
     );
     expect(receivedAtRemoval).toBeLessThan(big.bytes.length);
     expect(outcome.status).toBe(200);
@@ -345,7 +346,7 @@ describe('a writer that died after publishing a file but before bumping the gene
     const pollOnly = await startServer({ root, args: OPEN });
     servers.push(pollOnly);
     const all = [...rescanning, pollOnly];
-    const rescansOf = async (s: RunningServer) => (await metrics(s.url)).get('wheelhouse_rescans')!;
+    const rescansOf = async (s: RunningServer) => (await metrics(s.url)).get('wheelhouse_rescans_total')!;
     const tokenBefore = await Promise.all(all.map(async (s) => (await health(s.url)).generation));
     const rescansBefore = await Promise.all(rescanning.map(rescansOf));
 
@@ -371,7 +372,8 @@ describe('a writer that died after publishing a file but before bumping the gene
       await sleep(20);
     }
     console.log(
-      `file published without a bump: listed after ${firstSeen.map((t) => (t === null ? 'never' : `${Math.round(t)} ms`)).join(', ')} (rescan interval 3 s)`,
+      `file published without a bump: listed after ` +
+        `${firstSeen.map((t) => (t === null ? 'never' : `${Math.round(t)} ms`)).join(', ')} (rescan interval 3 s)`,
     );
     expect(firstSeen.every((t) => t !== null && t < 3_000 + 500)).toBe(true);
     // Each process listed it only once a full rescan had run: nothing else changed on the volume.

@@ -1,6 +1,5 @@
 // Logins through real server processes and real clients: pip, twine and poetry against a server
 // that requires a login for everything, with password files made by Apache's htpasswd.
-import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -9,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyDists, makeWheel } from '../helpers/dists.js';
 import { makePublishableProject, pipByVersion, pipInstall, poetry, twine, type Pip } from '../helpers/python.js';
+import { postForm, uploadBody } from '../helpers/forms.js';
 import { startServer, tempDir, waitFor, type RunningServer } from '../helpers/server.js';
 
 const USERS = { alice: 'alice-pw', bob: 'bob-pw', burst: 'burst-pw' } as const;
@@ -21,36 +21,12 @@ function htpasswdAdd(file: string, user: string, pass: string, opts: { create?: 
   });
 }
 
-function multipart(fields: Record<string, string>, file: { filename: string; bytes: Buffer }): { body: Uint8Array; contentType: string } {
-  const boundary = `wh${randomBytes(12).toString('hex')}`;
-  const chunks: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields))
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
-  chunks.push(
-    Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
-    ),
-    file.bytes,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  );
-  return { body: new Uint8Array(Buffer.concat(chunks)), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
 async function rawUpload(
   url: string,
   file: { filename: string; bytes: Buffer },
   auth?: string,
 ): Promise<{ status: number; reason: string; text: string }> {
-  const { body, contentType } = multipart(
-    { ':action': 'file_upload', protocol_version: '1', sha256_digest: createHash('sha256').update(file.bytes).digest('hex') },
-    file,
-  );
-  const res = await fetch(`${url}/`, {
-    method: 'POST',
-    body: body as BodyInit,
-    headers: { 'content-type': contentType, ...(auth ? { authorization: auth } : {}) },
-  });
-  return { status: res.status, reason: res.statusText, text: await res.text() };
+  return postForm(url, uploadBody(file), auth ? { authorization: auth } : {});
 }
 
 function withCreds(url: string, user: string, pass: string): string {
@@ -252,8 +228,8 @@ describe('the password file', () => {
       },
       5000,
       300,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; statuses: ${seen.join(' ')}`);
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; statuses: ${seen.join(' ')}`);
     });
     expect(Date.now() - added).toBeLessThan(2500);
 

@@ -7,28 +7,11 @@ import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWheel } from '../helpers/dists.js';
+import { formAround, postForm, uploadBody } from '../helpers/forms.js';
 import { startServer, tempDir, waitFor, type RunningServer } from '../helpers/server.js';
 
-function multipartHead(fields: Record<string, string>, filename: string): { head: Buffer; tail: Buffer; contentType: string } {
-  const boundary = `wh${randomBytes(12).toString('hex')}`;
-  let head = '';
-  for (const [k, v] of Object.entries(fields)) head += `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`;
-  head += `--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-  return {
-    head: Buffer.from(head),
-    tail: Buffer.from(`\r\n--${boundary}--\r\n`),
-    contentType: `multipart/form-data; boundary=${boundary}`,
-  };
-}
-
 async function upload(url: string, file: { filename: string; bytes: Buffer }): Promise<number> {
-  const { head, tail, contentType } = multipartHead({ ':action': 'file_upload', protocol_version: '1' }, file.filename);
-  const res = await fetch(`${url}/`, {
-    method: 'POST',
-    body: new Uint8Array(Buffer.concat([head, file.bytes, tail])),
-    headers: { 'content-type': contentType },
-  });
-  return res.status;
+  return (await postForm(url, uploadBody(file))).status;
 }
 
 const OPEN = ['--authenticate', '.', '--passwords', '.'];
@@ -62,7 +45,7 @@ describe('a server killed in the middle of an upload', () => {
 
     // A 64 MiB upload streamed slowly on a raw socket, so the kill lands mid-body.
     const doomed = await makeWheel({ name: 'whtest-doomed', version: '1.0' });
-    const { head, tail, contentType } = multipartHead(
+    const { head, tail, contentType } = formAround(
       { ':action': 'file_upload', protocol_version: '1', name: 'whtest-doomed', version: '1.0' },
       doomed.filename,
     );

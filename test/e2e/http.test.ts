@@ -28,7 +28,10 @@ function raw(port: number, request: string | Buffer): Promise<RawResponse> {
     socket.on('end', () => {
       const all = Buffer.concat(chunks);
       const split = all.indexOf('\r\n\r\n');
-      if (split < 0) return reject(new Error(`no complete response: ${JSON.stringify(all.toString('latin1'))}`));
+      if (split < 0) {
+        reject(new Error(`no complete response: ${JSON.stringify(all.toString('latin1'))}`));
+        return;
+      }
       const [statusLine, ...lines] = all.subarray(0, split).toString('latin1').split('\r\n');
       const headers: Record<string, string> = {};
       for (const l of lines) {

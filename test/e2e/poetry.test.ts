@@ -125,7 +125,8 @@ it('poetry install puts the locked packages into the in-project venv, where they
       [
         'import importlib.metadata as m',
         'import whtest_chain_a, whtest_chain_b, whtest_chain_c, whtest_odd_name, whtest_top, whtest_left, whtest_right, whtest_base',
-        'for n in ["whtest-chain-a", "whtest-chain-b", "whtest-chain-c", "WHTest_Odd.Name", "whtest-top", "whtest-base"]: print(n, m.version(n))',
+        'names = ["whtest-chain-a", "whtest-chain-b", "whtest-chain-c", "WHTest_Odd.Name", "whtest-top", "whtest-base"]',
+        'for n in names: print(n, m.version(n))',
         'print("from", whtest_chain_a.__file__)',
       ].join('\n'),
     ],

@@ -10,29 +10,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distFile, makeWheel } from '../helpers/dists.js';
 import { makePublishableProject, pipByVersion, pipInstall, poetry, twine } from '../helpers/python.js';
+import { postForm, uploadBody } from '../helpers/forms.js';
 import { startServer, tempDir, waitFor, type RunningServer } from '../helpers/server.js';
 
 const USER = 'uploader';
 const PASS = 'up load:pass';
 const AUTH = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
-
-function multipart(fields: Record<string, string>, file?: { filename: string; bytes: Buffer }): { body: Buffer; contentType: string } {
-  const boundary = `wh${randomBytes(12).toString('hex')}`;
-  const chunks: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields))
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
-  if (file) {
-    chunks.push(
-      Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
-      ),
-      file.bytes,
-      Buffer.from('\r\n'),
-    );
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
-}
 
 /** A file_upload as twine sends it (name, version, sha256), over fetch. */
 async function rawUpload(
@@ -40,25 +23,7 @@ async function rawUpload(
   file: { filename: string; bytes: Buffer },
   auth = AUTH,
 ): Promise<{ status: number; text: string; reason: string }> {
-  const [name, version] = file.filename.split('-') as [string, string];
-  const { body, contentType } = multipart(
-    {
-      ':action': 'file_upload',
-      protocol_version: '1',
-      name,
-      version,
-      filetype: 'bdist_wheel',
-      pyversion: 'py3',
-      sha256_digest: createHash('sha256').update(file.bytes).digest('hex'),
-    },
-    file,
-  );
-  const res = await fetch(`${url}/`, {
-    method: 'POST',
-    body: new Uint8Array(body),
-    headers: { 'content-type': contentType, authorization: auth },
-  });
-  return { status: res.status, text: await res.text(), reason: res.statusText };
+  return postForm(url, uploadBody(file), { authorization: auth });
 }
 
 async function page(url: string, project: string): Promise<{ status: number; body: string }> {
@@ -233,7 +198,7 @@ describe('concurrent uploads', () => {
     expect(statuses, results.map((r) => `${r.status} ${r.text}`).join(' | ')).toEqual([200, 409]);
     const loser = results.find((r) => r.status === 409)!;
     expect(loser.reason).toContain(`File already exists: ${a.filename}`);
-    const winner = results[0]!.status === 200 ? a : b;
+    const winner = results[0].status === 200 ? a : b;
     const stored = await readFile(path.join(root, a.filename));
     expect(sha256(stored)).toBe(sha256(winner.bytes));
     for (const url of urls) {
@@ -254,7 +219,7 @@ describe('concurrent uploads', () => {
   it('lets exactly one of two different uploads of one filename win across two processes on one directory', async () => {
     const root = freshRoot('race-two');
     const [s1, s2] = await Promise.all([server(root), server(root)]);
-    for (let i = 0; i < 5; i++) await race([s1!.url, s2!.url], `race_two_${i}`, root);
+    for (let i = 0; i < 5; i++) await race([s1.url, s2.url], `race_two_${i}`, root);
   });
 
   it('lists all of ten different files uploaded at once', async () => {
@@ -278,15 +243,14 @@ describe('a client that disconnects mid-upload', () => {
     const srv = await server(root);
     const wheel = await makeWheel({ name: 'whtest-halfway', version: '1.0' });
     const big = { filename: wheel.filename, bytes: Buffer.concat([wheel.bytes, randomBytes(4 * 1024 * 1024)]) };
-    const { body, contentType } = multipart(
-      { ':action': 'file_upload', protocol_version: '1', name: 'whtest-halfway', version: '1.0' },
-      big,
-    );
+    const { payload: body, headers } = uploadBody(big);
+    const contentType = headers['content-type']!;
 
     const sock = connect(srv.port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
     sock.write(
-      `POST / HTTP/1.1\r\nHost: 127.0.0.1:${srv.port}\r\nAuthorization: ${AUTH}\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      `POST / HTTP/1.1\r\nHost: 127.0.0.1:${srv.port}\r\nAuthorization: ${AUTH}\r\n` +
+        `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
     );
     sock.write(body.subarray(0, body.length / 2));
     // Wait until the server has started writing the upload, then vanish.

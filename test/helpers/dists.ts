@@ -1,6 +1,6 @@
 // Test distributions: the real sdists and wheels test/setup.sh builds from test/fixtures/projects,
 // and hand-made wheels (any Metadata-Version, broken on purpose) for upload tests.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -76,35 +76,28 @@ export interface MakeWheelOptions {
   summary?: string;
   /** More METADATA header lines, as written (`Description-Content-Type: text/markdown`, `Project-URL: Home, https://...`). */
   metadataLines?: string[];
+  /** Incompressible bytes in a data member: a big wheel, or two different wheels of one name. */
+  payloadBytes?: number;
+  /** Small modules before the dist-info: a wheel with a long central directory. */
+  modules?: number;
 }
 
-// Written by Python's zipfile: the wheel spec is defined in terms of it, and no zip writer is a
-// dependency of the project.
-const ZIP_SCRIPT = `
-import base64, hashlib, json, sys, zipfile
-spec = json.load(open(sys.argv[1]))
-members = spec["members"]
-record_name = spec["record"]
-lines = []
-for path, text in members:
-    data = text.encode("utf-8")
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    lines.append("%s,sha256=%s,%d" % (path, digest, len(data)))
-lines.append(record_name + ",,")
-with zipfile.ZipFile(spec["out"], "w", zipfile.ZIP_DEFLATED) as z:
-    for path, text in members:
-        z.writestr(path, text)
-    z.writestr(record_name, "\\n".join(lines) + "\\n")
-`;
+/** PEP 427's escaping of the name part of a wheel filename. */
+export function wheelName(name: string): string {
+  return name.replace(/[-_.]+/g, '_');
+}
 
-/** A hand-made valid (unless asked otherwise) wheel in a fresh temp folder. */
-export async function makeWheel(opts: MakeWheelOptions): Promise<{ path: string; filename: string; bytes: Buffer }> {
-  const escaped = opts.name.replace(/[-_.]+/g, '_');
+/**
+ * The file name and members of a wheel (RECORD last, with every other member's hash): the one
+ * description of a test wheel, written to an archive by makeWheel (Python's zipfile) or
+ * wheelBytes (in memory).
+ */
+export function wheelMembers(opts: MakeWheelOptions): { filename: string; members: { name: string; data: Buffer }[] } {
+  const escaped = wheelName(opts.name);
   const tag = opts.tag ?? 'py3-none-any';
   const filename = `${opts.filenameName ?? escaped}-${opts.version}-${tag}.whl`;
   const distInfo = `${escaped}-${opts.version}.dist-info`;
   const module = escaped.toLowerCase();
-
   const metadata = [
     `Metadata-Version: ${opts.metadataVersion ?? '2.1'}`,
     `Name: ${opts.name}`,
@@ -116,27 +109,44 @@ export async function makeWheel(opts: MakeWheelOptions): Promise<{ path: string;
     '',
     opts.description ?? '',
   ].join('\n');
+  const pythons = tag.split('-')[0]!.split('.');
   const wheel = [
     'Wheel-Version: 1.0',
     'Generator: wheelhouse-tests',
     'Root-Is-Purelib: true',
-    ...tag
-      .split('-')[0]!
-      .split('.')
-      .map((py) => `Tag: ${py}-none-any`),
+    ...pythons.map((py) => `Tag: ${py}-none-any`),
     '',
     '',
-  ].join('\n');
+  ];
 
-  const members: [string, string][] = [[`${module}.py`, `__version__ = ${JSON.stringify(opts.version)}\n`]];
-  if (!opts.omitMetadata) members.push([`${distInfo}/METADATA`, metadata]);
-  members.push([`${distInfo}/WHEEL`, wheel]);
-  for (const [p, text] of Object.entries(opts.extraFiles ?? {})) members.push([p, text]);
+  const text = (name: string, data: string) => ({ name, data: Buffer.from(data, 'utf8') });
+  const members = [text(`${module}.py`, `__version__ = ${JSON.stringify(opts.version)}\n`)];
+  if (opts.payloadBytes) members.push({ name: `${module}_data.bin`, data: randomBytes(opts.payloadBytes) });
+  for (let i = 0; i < (opts.modules ?? 0); i++) members.push(text(`${module}/sub/module_${String(i).padStart(5, '0')}.py`, `X = ${i}\n`));
+  for (const [p, t] of Object.entries(opts.extraFiles ?? {})) members.push(text(p, t));
+  if (!opts.omitMetadata) members.push(text(`${distInfo}/METADATA`, metadata));
+  members.push(text(`${distInfo}/WHEEL`, wheel.join('\n')));
+  const record = members.map((m) => `${m.name},sha256=${createHash('sha256').update(m.data).digest('base64url')},${m.data.length}`);
+  members.push(text(`${distInfo}/RECORD`, `${[...record, `${distInfo}/RECORD,,`].join('\n')}\n`));
+  return { filename, members };
+}
 
+// Written by Python's zipfile: the wheel spec is defined in terms of it, and pip installs these.
+const ZIP_SCRIPT = `
+import base64, json, sys, zipfile
+spec = json.load(open(sys.argv[1]))
+with zipfile.ZipFile(spec["out"], "w", zipfile.ZIP_DEFLATED) as z:
+    for path, data in spec["members"]:
+        z.writestr(path, base64.b64decode(data))
+`;
+
+/** A hand-made valid (unless asked otherwise) wheel in a fresh temp folder. */
+export async function makeWheel(opts: MakeWheelOptions): Promise<{ path: string; filename: string; bytes: Buffer }> {
+  const { filename, members } = wheelMembers(opts);
   const dir = mkdtempSync(join(tmpdir(), 'wh-wheel-'));
   const path = join(dir, filename);
   const specFile = join(dir, '.spec.json');
-  await writeFile(specFile, JSON.stringify({ out: path, members, record: `${distInfo}/RECORD` }));
+  await writeFile(specFile, JSON.stringify({ out: path, members: members.map((m) => [m.name, m.data.toString('base64')]) }));
   const res = await run('/usr/bin/python3', ['-c', ZIP_SCRIPT, specFile]);
   await rm(specFile, { force: true });
   if (res.code !== 0) throw new Error(`making ${filename} failed: ${res.stderr}`);

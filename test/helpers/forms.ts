@@ -1,7 +1,7 @@
 // Upload forms exactly as twine and poetry send them, written byte by byte so every filename and
 // field reaches the server as sent (a FormData would normalize them).
 import { createHash, randomBytes } from 'node:crypto';
-import { blake2b } from '@noble/hashes/blake2b';
+import { blake2b } from '@noble/hashes/blake2';
 import { bytesToHex } from '@noble/hashes/utils';
 
 export interface Part {
@@ -49,9 +49,12 @@ export interface UploadOptions {
   noContent?: boolean;
 }
 
-/** The fields twine 4.0.2 sends for a wheel, with correct digests, plus the file. */
-export function uploadBody(file: { filename: string; bytes: Buffer }, opts: UploadOptions = {}) {
-  const [name, version] = file.filename.split('-') as [string, string];
+/** The text fields twine 4.0.2 sends for a distribution, with correct digests; `overrides` set (or with undefined, drop) some. */
+export function twineFields(
+  file: { filename: string; bytes: Buffer },
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string> {
+  const [name = '', version = ''] = file.filename.split('-');
   const fields: Record<string, string | undefined> = {
     ':action': 'file_upload',
     protocol_version: '1',
@@ -62,12 +65,52 @@ export function uploadBody(file: { filename: string; bytes: Buffer }, opts: Uplo
     metadata_version: '2.1',
     summary: 'test upload',
     ...digests(file.bytes),
-    ...opts.fields,
+    ...overrides,
   };
-  const parts: Part[] = Object.entries(fields)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => ({ name: k, value: v }));
-  if (!opts.noContent)
-    parts.push({ name: 'content', value: file.bytes, filename: opts.filename ?? file.filename, contentType: 'application/octet-stream' });
+  return Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** The distribution as the `content` file part. */
+export function contentPart(file: { filename: string; bytes: Buffer }, filename = file.filename): Part {
+  return { name: 'content', value: file.bytes, filename, contentType: 'application/octet-stream' };
+}
+
+/** Text fields as parts, in order. */
+export function fieldParts(fields: Record<string, string>): Part[] {
+  return Object.entries(fields).map(([name, value]) => ({ name, value }));
+}
+
+/** A twine upload of `file`, as an inject() payload or a fetch body with its headers. */
+export function uploadBody(file: { filename: string; bytes: Buffer }, opts: UploadOptions = {}) {
+  const parts = fieldParts(twineFields(file, opts.fields));
+  if (!opts.noContent) parts.push(contentPart(file, opts.filename));
   return multipart(parts);
+}
+
+/**
+ * A form whose `content` part is to be streamed by the caller: the bytes before the file, the
+ * bytes after it, and the Content-Type.
+ */
+export function formAround(fields: Record<string, string>, filename: string): { head: Buffer; tail: Buffer; contentType: string } {
+  const marker = Buffer.from(`\0${randomBytes(16).toString('hex')}\0`);
+  const { payload, headers } = multipart([
+    ...fieldParts(fields),
+    { name: 'content', value: marker, filename, contentType: 'application/octet-stream' },
+  ]);
+  const at = payload.indexOf(marker);
+  return { head: payload.subarray(0, at), tail: payload.subarray(at + marker.length), contentType: headers['content-type']! };
+}
+
+/** POSTs a form to the server root (the upload URL) over fetch. */
+export async function postForm(
+  url: string,
+  form: { payload: Buffer; headers: Record<string, string> },
+  headers: Record<string, string> = {},
+): Promise<{ status: number; reason: string; text: string }> {
+  const res = await fetch(`${url.replace(/\/$/, '')}/`, {
+    method: 'POST',
+    body: new Uint8Array(form.payload),
+    headers: { ...form.headers, ...headers },
+  });
+  return { status: res.status, reason: res.statusText, text: await res.text() };
 }

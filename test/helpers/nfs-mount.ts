@@ -147,7 +147,7 @@ export async function mountNfsLike(backing: string, opts: NfsMountOptions = {}):
   ];
   const child = spawn(PYTHON, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
     stderr = (stderr + s).slice(-8000);
   });
   let exited: string | undefined;

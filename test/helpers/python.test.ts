@@ -22,7 +22,7 @@ function startStaticServer(dir: string): Promise<{ proc: ChildProcess; port: num
     let out = '';
     proc.on('error', reject);
     proc.on('exit', (code) => reject(new Error(`http.server exited early (${code}): ${out}`)));
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const m = /port (\d+)/.exec(out);
       if (m) resolve({ proc, port: Number(m[1]) });

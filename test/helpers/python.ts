@@ -256,6 +256,9 @@ export interface PoetryProjectOptions {
 
 const toml = (s: string): string => JSON.stringify(s);
 
+/** The build backend of every poetry project the tests make. */
+const POETRY_BUILD_SYSTEM = ['[build-system]', 'requires = ["poetry-core>=1.0.0"]', 'build-backend = "poetry.core.masonry.api"', ''];
+
 /**
  * A minimal poetry 1.3 project whose only source is the index under test (`default = true`
  * turns PyPI off). Credentials go to the project's poetry.toml as http-basic.<source>, which
@@ -284,10 +287,7 @@ export function makePoetryProject(dir: string, opts: PoetryProjectOptions): void
       `url = ${toml(opts.indexUrl)}`,
       'default = true',
       '',
-      '[build-system]',
-      'requires = ["poetry-core>=1.0.0"]',
-      'build-backend = "poetry.core.masonry.api"',
-      '',
+      ...POETRY_BUILD_SYSTEM,
     ].join('\n'),
   );
   if (opts.username !== undefined || opts.password !== undefined) {
@@ -315,10 +315,7 @@ export function makePublishableProject(dir: string, opts: { name: string; versio
       '[tool.poetry.dependencies]',
       'python = ">=3.7"',
       '',
-      '[build-system]',
-      'requires = ["poetry-core>=1.0.0"]',
-      'build-backend = "poetry.core.masonry.api"',
-      '',
+      ...POETRY_BUILD_SYSTEM,
     ].join('\n'),
   );
 }

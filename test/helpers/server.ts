@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function tempDir(prefix = 'wh-test-'): { dir: string; cleanup(): void } {
+export function tempDir(prefix = 'wh-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -50,7 +50,7 @@ export async function startServer(opts: {
 }): Promise<RunningServer> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
   const port = opts.port ?? (await freePort());
-  // The server reads only the variables a test gives it, never ones the test runner happens to carry.
+  // The server reads WHEELHOUSE_* variables: only the test's own may reach it.
   const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith('WHEELHOUSE_'));
   const env: NodeJS.ProcessEnv = { ...Object.fromEntries(inherited), ...opts.env };
   const proc = spawn(

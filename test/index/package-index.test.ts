@@ -161,7 +161,11 @@ describe('before the first scan is in', () => {
     const { loadConfig } = await import('../../src/config.js');
     const index = newIndex();
     const { LocalThrottle } = await import('../../src/auth/throttle.js');
-    const app = await buildApp(loadConfig(['--root', root, '-a', '.', '-P', '.'], {}), { index: index.index, credentials: null, throttle: new LocalThrottle() });
+    const app = await buildApp(loadConfig(['--root', root, '-a', '.', '-P', '.'], {}), {
+      index: index.index,
+      credentials: null,
+      throttle: new LocalThrottle(),
+    });
     try {
       const page = await app.inject('/simple/alpha/');
       expect(page.statusCode).toBe(503);

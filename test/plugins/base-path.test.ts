@@ -149,6 +149,25 @@ describe('--base-path /pypi', () => {
   });
 });
 
+describe('--base-path with trusted publishing', () => {
+  it('answers /_/oidc/ at the root of the host, where the publish action asks, and below the prefix; nothing else outside it', async () => {
+    const publishers = JSON.stringify({ publishers: [{ issuer: 'github', repository: 'o/r', workflow: 'release.yml', projects: ['p'] }] });
+    const pypi = await app(['--base-path', '/pypi', '--token-key', 'k'.repeat(32), '--trusted-publishers-json', publishers]);
+    for (const url of ['/_/oidc/audience', '/pypi/_/oidc/audience']) {
+      const res = await pypi.inject(url);
+      expect(res.statusCode, url).toBe(200);
+      expect(res.json(), url).toEqual({ audience: 'wheelhouse' });
+    }
+    const mint = await pypi.inject({ method: 'POST', url: '/_/oidc/mint-token', payload: { token: 'not-a-jwt' } });
+    expect(mint.statusCode).toBe(422);
+    for (const url of ['/_/other', '/_/oidcx/audience', '/simple/']) {
+      const res = await pypi.inject(url);
+      expect(res.statusCode, url).toBe(404);
+      expect(res.body, url).toContain('this index is served under /pypi/');
+    }
+  });
+});
+
 describe('X-Forwarded-Prefix', () => {
   const prefixed = (url: string, prefix: string, extra: Partial<InjectOptions> = {}): InjectOptions => ({
     url,

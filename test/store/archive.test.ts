@@ -67,3 +67,40 @@ describe('describing a wheel on an NFS-like mount', () => {
     expect(reads).toBeLessThan(40);
   });
 });
+
+describe('an sdist that inflates to far more than its size', () => {
+  it('is refused once the bytes inflated pass the bound, without inflating it all', async () => {
+    const { createGzip } = await import('node:zlib');
+    const { createWriteStream, statSync } = await import('node:fs');
+    const { pipeline } = await import('node:stream/promises');
+    const tarStream = (await import('tar-stream')).default;
+    const { readSdistPkgInfo, sdistInflateLimit } = await import('../../src/store/archive.js');
+    // A member of 256 MiB of zeros, then a PKG-INFO that is never reached: a few hundred KB gzipped.
+    const file = path.join(root, 'bomb-1.0.tar.gz');
+    const pack = tarStream.pack();
+    const writing = pipeline(pack, createGzip({ level: 1 }), createWriteStream(file));
+    const big = 256 * 1024 * 1024;
+    const member = pack.entry({ name: 'bomb-1.0/zeros.bin', size: big });
+    const chunk = Buffer.alloc(1024 * 1024);
+    for (let sent = 0; sent < big; sent += chunk.length) {
+      if (!member.write(chunk)) await new Promise<void>((r) => member.once('drain', () => r()));
+    }
+    member.end(() => undefined);
+    pack.entry({ name: 'bomb-1.0/PKG-INFO' }, 'Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n');
+    pack.finalize();
+    await writing;
+    const size = statSync(file).size;
+    expect(size).toBeLessThan(2 * 1024 * 1024);
+    expect(sdistInflateLimit(size)).toBe(64 * 1024 * 1024);
+    await expect(readSdistPkgInfo(file, size, '.tar.gz')).rejects.toThrow(/no PKG-INFO within the first 64 MiB of the unpacked archive/);
+  });
+
+  it('still finds PKG-INFO in an ordinary sdist', async () => {
+    const { readSdistPkgInfo } = await import('../../src/store/archive.js');
+    const { distFile } = await import('../helpers/dists.js');
+    const sdist = distFile('whtest-base-1.0.tar.gz');
+    const { statSync } = await import('node:fs');
+    const pkgInfo = await readSdistPkgInfo(sdist, statSync(sdist).size, '.tar.gz');
+    expect(pkgInfo?.toString('utf8')).toMatch(/^Metadata-Version:/);
+  });
+});

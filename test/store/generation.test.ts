@@ -1,36 +1,12 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseFilename } from '../../src/pypi/names.js';
+import { describe, expect, it } from 'vitest';
 import { GenerationFile } from '../../src/store/generation.js';
 import { Volume } from '../../src/store/volume.js';
-import { makeWheel } from '../helpers/dists.js';
-import { tempDir } from '../helpers/server.js';
+import { eachTempRoot } from '../helpers/volume.js';
 
-let root: string;
-let cleanup: () => void;
-
-beforeEach(() => {
-  ({ dir: root, cleanup } = tempDir());
-});
-afterEach(() => cleanup());
-
-async function newStore(): Promise<Volume> {
-  const store = new Volume(root);
-  await store.init();
-  return store;
-}
-
-async function listAll(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const rel = prefix + e.name;
-    if (e.isDirectory()) out.push(rel + '/', ...(await listAll(path.join(dir, e.name), rel + '/')));
-    else out.push(rel);
-  }
-  return out.sort();
-}
+const temp = eachTempRoot();
+const newStore = () => temp.volume();
 
 describe('GenerationFile', () => {
   it('reads back each bumped token, unique every time', async () => {
@@ -73,8 +49,8 @@ describe('a damaged generation file', () => {
   });
 
   it('does not keep a new task from starting', async () => {
-    await mkdir(path.join(root, '.wheelhouse', 'generation', 'x'), { recursive: true });
-    const store = new Volume(root);
+    await mkdir(path.join(temp.root(), '.wheelhouse', 'generation', 'x'), { recursive: true });
+    const store = new Volume(temp.root());
     await store.init();
     expect(await store.readGeneration()).toMatch(/^[0-9a-z]+-[0-9a-f]{24}$/);
   });

@@ -1,37 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseFilename } from '../../src/pypi/names.js';
 import { Volume } from '../../src/store/volume.js';
 import { makeWheel } from '../helpers/dists.js';
-import { tempDir } from '../helpers/server.js';
+import { eachTempRoot, listTree } from '../helpers/volume.js';
 
-let root: string;
-let cleanup: () => void;
-
-beforeEach(() => {
-  const t = tempDir();
-  root = t.dir;
-  cleanup = () => t.cleanup();
-});
-afterEach(() => cleanup());
-
-async function newStore(): Promise<Volume> {
-  const store = new Volume(root);
-  await store.init();
-  return store;
-}
-
-async function listAll(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const rel = prefix + e.name;
-    if (e.isDirectory()) out.push(rel + '/', ...(await listAll(path.join(dir, e.name), rel + '/')));
-    else out.push(rel);
-  }
-  return out.sort();
-}
+const temp = eachTempRoot();
+const newStore = () => temp.volume();
 
 describe('uploads', () => {
   it('publishes atomically and bumps the generation', async () => {
@@ -39,18 +16,18 @@ describe('uploads', () => {
     const before = await store.readGeneration();
     const w = await makeWheel({ name: 'alpha', version: '1.0' });
     const staged = await store.stage(parseFilename(w.filename)!, Readable.from([w.bytes]), 1 << 20);
-    expect(await readdir(root)).not.toContain(w.filename); // not visible before commit
+    expect(await readdir(temp.root())).not.toContain(w.filename); // not visible before commit
     const { file, duplicate } = await store.publish(staged, { overwrite: false });
     expect(duplicate).toBe(false);
     expect(file.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect((await readFile(path.join(root, w.filename))).equals(w.bytes)).toBe(true);
+    expect((await readFile(path.join(temp.root(), w.filename))).equals(w.bytes)).toBe(true);
     expect(await store.readGeneration()).not.toBe(before);
     expect(await readdir(store.layout.incomingDir)).toEqual([]);
   });
 
   it('lets exactly one of two stores racing for one name win, and keeps the winner bytes', async () => {
     const s1 = await newStore();
-    const s2 = new Volume(root);
+    const s2 = new Volume(temp.root());
     const a = await makeWheel({ name: 'alpha', version: '1.0' });
     const b = await makeWheel({ name: 'alpha', version: '1.0', requiresPython: '>=3' });
     const [sa, sb] = await Promise.all([
@@ -62,8 +39,8 @@ describe('uploads', () => {
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(1);
-    expect((lost[0]?.reason as { code?: string }).code).toBe('WH_ERR_FILE_EXISTS');
-    const stored = await readFile(path.join(root, a.filename));
+    expect(lost[0]!.reason.code).toBe('WH_ERR_FILE_EXISTS');
+    const stored = await readFile(path.join(temp.root(), a.filename));
     const winner = results[0].status === 'fulfilled' ? a.bytes : b.bytes;
     expect(stored.equals(winner)).toBe(true);
     expect(await readdir(s1.layout.incomingDir)).toEqual([]);
@@ -88,7 +65,7 @@ describe('uploads', () => {
       overwrite: true,
     });
     expect(replaced.duplicate).toBe(false);
-    expect((await readFile(path.join(root, b.filename))).equals(b.bytes)).toBe(true);
+    expect((await readFile(path.join(temp.root(), b.filename))).equals(b.bytes)).toBe(true);
     // The replaced file's sidecar is gone, so no other task keeps the old record.
     const sidecars = (await readdir(store.layout.metaDir)).filter((n) => n.endsWith('.json'));
     expect(sidecars).toHaveLength(1);
@@ -99,16 +76,16 @@ describe('uploads', () => {
     ['a wheel that is not a zip', Buffer.from('hello'), 'WH_ERR_BAD_ARCHIVE'],
   ])('refuses %s and leaves nothing behind', async (_what, bytes, code) => {
     const store = await newStore();
-    const before = await listAll(root);
+    const before = await listTree(temp.root());
     await expect(store.stage(parseFilename('alpha-1.0-py3-none-any.whl')!, Readable.from([bytes]), 1 << 20)).rejects.toMatchObject({
       code,
     });
-    expect(await listAll(root)).toEqual(before);
+    expect(await listTree(temp.root())).toEqual(before);
   });
 
   it('refuses a body above the limit while streaming, and leaves nothing behind', async () => {
     const store = await newStore();
-    const before = await listAll(root);
+    const before = await listTree(temp.root());
     const chunks = (function* () {
       for (let i = 0; i < 64; i++) yield Buffer.alloc(64 * 1024, 1);
     })();
@@ -116,7 +93,7 @@ describe('uploads', () => {
       code: 'WH_ERR_TOO_LARGE',
       statusCode: 413,
     });
-    expect(await listAll(root)).toEqual(before);
+    expect(await listTree(temp.root())).toEqual(before);
   });
 
   it('keeps the uploader in the sidecar, and still reads sidecars written without one', async () => {
@@ -138,7 +115,7 @@ describe('uploads', () => {
       ['beta', undefined],
     ]);
     // A later task reads both from the sidecars without hashing either file again.
-    const scan = await new Volume(root).scan({ full: true });
+    const scan = await new Volume(temp.root()).scan({ full: true });
     expect(scan.stats.hashed).toBe(0);
     expect(Object.fromEntries(scan.files.map((f) => [f.project, f.uploader ?? null]))).toEqual({ alpha: 'ada', beta: null });
   });
