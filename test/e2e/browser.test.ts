@@ -41,7 +41,7 @@ const canaryHits: string[] = [];
 const contexts: BrowserContext[] = [];
 
 async function launch(
-  opts: { bypassCSP?: boolean; viewport?: { width: number; height: number }; args?: string[] } = {},
+  opts: { bypassCSP?: boolean; viewport?: { width: number; height: number }; args?: string[]; javaScript?: boolean } = {},
 ): Promise<BrowserContext> {
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'wh-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -50,6 +50,7 @@ async function launch(
     args: [...ARGS, ...(opts.args ?? [])],
     viewport: opts.viewport ?? DESKTOP,
     bypassCSP: opts.bypassCSP ?? false,
+    javaScriptEnabled: opts.javaScript ?? true,
   });
   contexts.push(context);
   return context;
@@ -166,12 +167,13 @@ afterAll(async () => {
 });
 
 describe('a person using the index in a browser', () => {
-  it('finds a project from the home page by searching, opens it and follows a dependency to its page', async () => {
+  it('finds a project from the home page by searching, opens it and follows a dependency to its page, with JavaScript off', async () => {
     for (const [label, viewport] of [
       ['desktop', DESKTOP],
       ['phone', PHONE],
     ] as const) {
-      const { page, errors } = await watchedPage(await launch({ viewport }));
+      // The pages carry no script: the search form and every link work in a browser that runs none.
+      const { page, errors } = await watchedPage(await launch({ viewport, javaScript: false }));
       await page.goto(`${server.url}/`);
       expect(await page.title()).toContain('wheelhouse');
       expect(await page.locator('#recent ~ ol.recent li').count()).toBeGreaterThan(0);
