@@ -87,7 +87,8 @@ function parse() {
   const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon', 'pages', 'upstream'] : values.profile.split(',');
   if (values.overload && !profileList.includes('overload')) profileList.push('overload');
   for (const p of profileList) {
-    if (!['reference', 'piplike', 'autocannon', 'pages', 'overload', 'upstream'].includes(p)) throw new Error(`unknown profile ${p}\n\n${USAGE}`);
+    if (!['reference', 'piplike', 'autocannon', 'pages', 'overload', 'upstream'].includes(p))
+      throw new Error(`unknown profile ${p}\n\n${USAGE}`);
   }
   const targets = (values.targets ? values.targets.split(',') : DEFAULT_TARGETS) as TargetName[];
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}\n\n${USAGE}`);

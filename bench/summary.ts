@@ -160,10 +160,17 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
       for (const kind of PAGE_KINDS) {
         const k = (r: PagesResult) => r.kinds[kind];
         lines.push(
-          `| ${target} | ${kind === 'project' ? '/project/{pkg}/' : '/simple/{pkg}/'} | ${ms(med(runs, (r) => k(r).cold.drainMs))} | ` +
-            `${ms(med(runs, (r) => k(r).drainMedianMs))} / ${ms(Math.max(...runs.map((r) => k(r).drainWorstMs)))} | ` +
-            `${ms(med(runs, (r) => k(r).latency.p50))} | ${ms(med(runs, (r) => k(r).latency.p95))} | ${ms(med(runs, (r) => k(r).latency.p99))} | ` +
-            `${int(med(runs, (r) => k(r).failed))} | ${int(med(runs, (r) => k(r).bytesPerPage))} |`,
+          row([
+            target,
+            kind === 'project' ? '/project/{pkg}/' : '/simple/{pkg}/',
+            ms(med(runs, (r) => k(r).cold.drainMs)),
+            `${ms(med(runs, (r) => k(r).drainMedianMs))} / ${ms(Math.max(...runs.map((r) => k(r).drainWorstMs)))}`,
+            ms(med(runs, (r) => k(r).latency.p50)),
+            ms(med(runs, (r) => k(r).latency.p95)),
+            ms(med(runs, (r) => k(r).latency.p99)),
+            int(med(runs, (r) => k(r).failed)),
+            int(med(runs, (r) => k(r).bytesPerPage)),
+          ]),
         );
       }
     }
