@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { drawChart, findFont, type ChartSeries } from './chart.js';
 import { makeRealCorpus, makeReferenceCorpus, projectsOf, referenceProject, referenceWheel, type Corpus } from './corpus.js';
 import { runAutocannon } from './drivers/autocannon.js';
+import { runPages } from './drivers/pages.js';
 import { findHtmlLink, runPiplike, type PipMode } from './drivers/piplike.js';
 import { runReference, type ReferenceResult } from './drivers/reference.js';
 import { basicAuth, get, makeAgent } from './lib/http.js';
@@ -30,9 +31,10 @@ import {
 
 const USAGE = `npm run bench -- [options]
 
-  --profile P          reference | piplike | autocannon | overload | upstream | all (default: all = reference, piplike,
-                       autocannon, upstream); comma list allowed. upstream: the pip-like burst through --upstream (a fake
-                       PyPI) cold and warm, against the same burst on local files; targets wheelhouse and wheelhouse-2w
+  --profile P          reference | piplike | autocannon | pages | overload | upstream | all (default: all = reference,
+                       piplike, autocannon, pages, upstream); comma list allowed. pages: bursts on /project/{pkg}/ against
+                       /simple/{pkg}/. upstream: the pip-like burst through --upstream (a fake PyPI) cold and warm, against
+                       the same burst on local files; targets wheelhouse and wheelhouse-2w
   --targets LIST       ${ALL_TARGETS.join(',')} (default: ${DEFAULT_TARGETS.join(',')})
   --duration S         length of the reference profile in seconds (default 300)
   --runs N             repeat each profile N times and report medians (default 1)
@@ -82,10 +84,11 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon', 'upstream'] : values.profile.split(',');
+  const profileList = values.profile === 'all' ? ['reference', 'piplike', 'autocannon', 'pages', 'upstream'] : values.profile.split(',');
   if (values.overload && !profileList.includes('overload')) profileList.push('overload');
   for (const p of profileList) {
-    if (!['reference', 'piplike', 'autocannon', 'overload', 'upstream'].includes(p)) throw new Error(`unknown profile ${p}\n\n${USAGE}`);
+    if (!['reference', 'piplike', 'autocannon', 'pages', 'overload', 'upstream'].includes(p))
+      throw new Error(`unknown profile ${p}\n\n${USAGE}`);
   }
   const targets = (values.targets ? values.targets.split(',') : DEFAULT_TARGETS) as TargetName[];
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}\n\n${USAGE}`);
@@ -110,6 +113,7 @@ function parse() {
     realFiles: Number(values['real-files']),
     maxWheelBytes: Number(values['max-wheel-bytes']),
     autocannonS: quick ? 2 : 10,
+    pageBursts: quick ? 1 : 5,
   };
 }
 
@@ -190,9 +194,19 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
   const outDir = resolve(o.out ?? join(REPO, 'bench', 'results', stamp));
   await mkdir(outDir, { recursive: true });
-  const collected: Collected = { reference: [], cold: [], piplike: [], autocannon: [], fsops: [], overload: [], upstream: [], notes: [] };
+  const collected: Collected = {
+    reference: [],
+    cold: [],
+    piplike: [],
+    autocannon: [],
+    fsops: [],
+    overload: [],
+    pages: [],
+    upstream: [],
+    notes: [],
+  };
   const save = (name: string, data: unknown) => writeFile(join(outDir, `${name}.json`), JSON.stringify(data, null, 1));
-  const needsReference = o.profiles.has('reference') || o.profiles.has('autocannon') || o.profiles.has('overload');
+  const needsReference = ['reference', 'autocannon', 'overload', 'pages'].some((p) => o.profiles.has(p));
 
   let referenceProjects = 100;
   const refOpts = (t: { url: string; user?: string; password?: string }) => ({
@@ -239,6 +253,25 @@ async function main(): Promise<void> {
       if (o.profiles.has('autocannon')) {
         for (const t of run % 2 === 1 ? targets : [...targets].reverse()) await autocannonRun(t, run);
       }
+    }
+  }
+
+  /** Project pages against simple pages, for the targets that have pages for people (not nginx). */
+  async function pagesProfile(target: { name: string; url: string; user?: string; password?: string }) {
+    for (let run = 1; run <= o.runs; run++) {
+      log(`[${target.name}] pages: bursts on /project/{pkg}/ and /simple/{pkg}/, run ${run}/${o.runs}`);
+      const r = await runPages({
+        baseUrl: target.url,
+        ...(target.user !== undefined ? { user: target.user } : {}),
+        ...(target.password !== undefined ? { password: target.password } : {}),
+        clients: o.clients,
+        bursts: o.pageBursts,
+        projects: referenceProjects,
+        log,
+      });
+      const tagged = { ...r, target: target.name, run };
+      collected.pages.push(tagged);
+      await save(`pages-${target.name}-run${run}`, tagged);
     }
   }
 
@@ -324,6 +357,7 @@ async function main(): Promise<void> {
         if (files.length) await piplikeProfiles(target, files);
         else collected.notes.push('pip-like: no wheel found on the index root page; skipped');
       }
+      if (o.profiles.has('pages')) await pagesProfile(target);
       if (o.profiles.has('overload')) await overload(target);
       if (o.profiles.has('upstream')) collected.notes.push('upstream: needs a server it starts itself (not with --url); skipped');
     } else {
@@ -370,6 +404,15 @@ async function main(): Promise<void> {
                 collected.fsops.push(fs);
                 await save(`fsops-${name}`, fs);
               }
+            } finally {
+              await target.stop();
+            }
+          }
+          if (refCorpus && o.profiles.has('pages') && !name.startsWith('nginx')) {
+            // A server of its own, so the first project-page burst meets pages never rendered.
+            const target = await startTarget(name, { ...ctx, corpus: refCorpus });
+            try {
+              await pagesProfile(target);
             } finally {
               await target.stop();
             }

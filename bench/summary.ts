@@ -1,6 +1,7 @@
 /** Turns the per-run JSON results into the Markdown comparison (medians over runs). */
 import { cpus, totalmem } from 'node:os';
 import type { AutocannonResult } from './drivers/autocannon.js';
+import { PAGE_KINDS, type PagesResult } from './drivers/pages.js';
 import type { PiplikeResult } from './drivers/piplike.js';
 import type { ReferenceResult } from './drivers/reference.js';
 import type { UpstreamBenchResult } from './upstream.js';
@@ -40,6 +41,7 @@ export interface Collected {
   autocannon: Array<Tagged<AutocannonResult>>;
   fsops: FsOpsResult[];
   overload: OverloadResult[];
+  pages: Array<Tagged<PagesResult>>;
   upstream: UpstreamBenchResult[];
   notes: string[];
 }
@@ -138,6 +140,39 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     if (failures.length) {
       lines.push('');
       lines.push('Failures: ' + failures.map((r) => `${r.target} run ${r.run}: ${JSON.stringify(r.failures)}`).join('; '));
+    }
+  }
+
+  if (c.pages.length) {
+    const p = c.pages[0]!.params;
+    lines.push('');
+    lines.push('## Pages for people: a burst on project pages against one on /simple/');
+    lines.push('');
+    lines.push(
+      `${p.clients} clients at once, each loading one page of ${p.projects} projects (HTML, gzip, Basic auth), over one keep-alive pool ` +
+        `of ${p.poolSockets} sockets; ${p.bursts} bursts of each kind, alternating, after a first one of each (the cold column: ` +
+        'project pages are rendered then).',
+    );
+    lines.push('');
+    lines.push('| target | page | cold burst drain | drain (median / worst) | p50 | p95 | p99 | failed | bytes per page |');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [target, runs] of groupBy(c.pages)) {
+      for (const kind of PAGE_KINDS) {
+        const k = (r: PagesResult) => r.kinds[kind];
+        lines.push(
+          row([
+            target,
+            kind === 'project' ? '/project/{pkg}/' : '/simple/{pkg}/',
+            ms(med(runs, (r) => k(r).cold.drainMs)),
+            `${ms(med(runs, (r) => k(r).drainMedianMs))} / ${ms(Math.max(...runs.map((r) => k(r).drainWorstMs)))}`,
+            ms(med(runs, (r) => k(r).latency.p50)),
+            ms(med(runs, (r) => k(r).latency.p95)),
+            ms(med(runs, (r) => k(r).latency.p99)),
+            int(med(runs, (r) => k(r).failed)),
+            int(med(runs, (r) => k(r).bytesPerPage)),
+          ]),
+        );
+      }
     }
   }
 

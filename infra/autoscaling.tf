@@ -39,7 +39,7 @@ resource "aws_appautoscaling_policy" "requests" {
 
     predefined_metric_specification {
       predefined_metric_type = "ALBRequestCountPerTarget"
-      resource_label         = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.this.arn_suffix}"
+      resource_label         = "${local.alb_arn_suffix}/${aws_lb_target_group.this.arn_suffix}"
     }
   }
 }

@@ -35,14 +35,23 @@ locals {
   certificate_arn = local.create_cert ? aws_acm_certificate_validation.this[0].certificate_arn : var.certificate_arn
 }
 
+# A shared ALB already answers for its names: the record is made only for the module's own, in
+# zone_id when one is given.
+moved {
+  from = aws_route53_record.this
+  to   = aws_route53_record.this[0]
+}
+
 resource "aws_route53_record" "this" {
+  count = !local.existing_alb && var.zone_id != null ? 1 : 0
+
   zone_id = var.zone_id
   name    = var.dns_name
   type    = "A"
 
   alias {
-    name                   = aws_lb.this.dns_name
-    zone_id                = aws_lb.this.zone_id
+    name                   = aws_lb.this[0].dns_name
+    zone_id                = aws_lb.this[0].zone_id
     evaluate_target_health = true
   }
 }

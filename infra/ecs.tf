@@ -18,6 +18,8 @@ locals {
       WHEELHOUSE_SHUTDOWN_TIMEOUT   = "${var.shutdown_timeout}s"
     },
     var.upstream_url == null ? {} : { WHEELHOUSE_UPSTREAM = var.upstream_url },
+    # Under a path of a shared host every URL the server writes carries it, /health included.
+    var.path_prefix == null ? {} : { WHEELHOUSE_BASE_PATH = var.path_prefix },
   )
 
   # Read by the ECS agent when a task starts (the execution role may read exactly these).
@@ -243,6 +245,7 @@ resource "aws_ecs_service" "this" {
   depends_on = [
     aws_lb_listener.https,
     aws_lb_listener_rule.no_metrics,
+    aws_lb_listener_rule.forward,
     aws_efs_mount_target.this,
     aws_efs_file_system_policy.this,
     aws_iam_role_policy.task_efs,

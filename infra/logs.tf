@@ -3,8 +3,13 @@
 # operator names a bucket of their own.
 
 locals {
-  create_access_logs_bucket = var.access_logs_bucket == null
-  access_logs_bucket        = local.create_access_logs_bucket ? aws_s3_bucket.access_logs[0].id : var.access_logs_bucket
+  # A shared ALB logs where its owner set it up: the module makes no bucket for it.
+  create_access_logs_bucket = var.access_logs_bucket == null && var.existing_listener_arn == null
+  access_logs_bucket = (
+    local.create_access_logs_bucket ? aws_s3_bucket.access_logs[0].id :
+    var.access_logs_bucket != null ? var.access_logs_bucket :
+    try(data.aws_lb.existing[0].access_logs[0].bucket, "")
+  )
 }
 
 # Regions older than August 2022 deliver as a regional ELB account, newer ones as a service

@@ -4,9 +4,9 @@ data "aws_partition" "current" {}
 
 data "aws_caller_identity" "current" {}
 
-# Only read when allowed_cidrs is null: an internal ALB then admits the VPC's own networks.
+# Only read when the module makes its ALB and allowed_cidrs is null: an internal ALB then admits the VPC's own networks.
 data "aws_vpc" "this" {
-  count = var.allowed_cidrs == null ? 1 : 0
+  count = var.allowed_cidrs == null && var.existing_listener_arn == null ? 1 : 0
   id    = var.vpc_id
 }
 
@@ -15,12 +15,12 @@ locals {
   container_name = "wheelhouse"
   container_port = 8080
   mount_path     = "/data/packages"
-  create_cert    = var.certificate_arn == null
+  create_cert    = var.certificate_arn == null && var.existing_listener_arn == null && var.zone_id != null
   create_secret  = var.password_secret_arn == null
 
-  allowed_cidrs = var.allowed_cidrs != null ? var.allowed_cidrs : [
-    for a in data.aws_vpc.this[0].cidr_block_associations : a.cidr_block if a.state == "associated"
-  ]
+  allowed_cidrs = var.allowed_cidrs != null ? var.allowed_cidrs : flatten([
+    for v in data.aws_vpc.this : [for a in v.cidr_block_associations : a.cidr_block if a.state == "associated"]
+  ])
 
   # ECS shows the host's CPU count to Node, not the task's share; derive workers from the task size instead.
   workers = var.workers != null ? var.workers : max(1, floor(var.cpu / 1024))
@@ -65,14 +65,14 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 # A reachable index with no login on downloads serves every private package to whoever can reach
-# it. Allowed, but said out loud at every plan.
+# it. Allowed, but said out loud at every plan. Of a shared ALB the module knows only whether it
+# faces the internet.
 check "private_index" {
   assert {
     condition = !(
-      !var.internal &&
-      contains(local.allowed_cidrs, "0.0.0.0/0") &&
+      (local.existing_alb ? !data.aws_lb.existing[0].internal : !var.internal && contains(local.allowed_cidrs, "0.0.0.0/0")) &&
       !(strcontains(var.authenticate, "download") && strcontains(var.authenticate, "list"))
     )
-    error_message = "The ALB is internet-facing and open to 0.0.0.0/0 while authenticate (\"${var.authenticate}\") lets anyone list or download: every package is public."
+    error_message = "The ALB is internet-facing (and, when the module makes it, open to 0.0.0.0/0) while authenticate (\"${var.authenticate}\") lets anyone list or download: every package is public."
   }
 }

@@ -4,8 +4,8 @@ locals {
 
   # ALB metrics per load balancer (what the ALB itself answers) and per target group (what the
   # tasks answer). A target metric without TargetGroup is a different, coarser series.
-  alb_dimensions     = { LoadBalancer = aws_lb.this.arn_suffix }
-  tg_dimensions      = { LoadBalancer = aws_lb.this.arn_suffix, TargetGroup = aws_lb_target_group.this.arn_suffix }
+  alb_dimensions     = { LoadBalancer = local.alb_arn_suffix }
+  tg_dimensions      = { LoadBalancer = local.alb_arn_suffix, TargetGroup = aws_lb_target_group.this.arn_suffix }
   service_dimensions = { ClusterName = aws_ecs_cluster.this.name, ServiceName = aws_ecs_service.this.name }
 
   min_healthy_tasks = coalesce(var.alarm_min_healthy_tasks, var.min_tasks)
@@ -263,9 +263,9 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat   = "Sum"
           period = 60
           metrics = [
-            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", aws_lb.this.arn_suffix],
+            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", local.alb_arn_suffix],
             [".", "HTTPCode_ELB_5XX_Count", ".", ".", { yAxis = "right" }],
-            [".", "HTTPCode_Target_5XX_Count", "LoadBalancer", aws_lb.this.arn_suffix, "TargetGroup", aws_lb_target_group.this.arn_suffix, { yAxis = "right" }],
+            [".", "HTTPCode_Target_5XX_Count", "LoadBalancer", local.alb_arn_suffix, "TargetGroup", aws_lb_target_group.this.arn_suffix, { yAxis = "right" }],
           ]
         }
       },
@@ -276,7 +276,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           region = local.region
           period = 60
           metrics = [
-            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", aws_lb.this.arn_suffix, "TargetGroup", aws_lb_target_group.this.arn_suffix, { stat = "p50" }],
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", local.alb_arn_suffix, "TargetGroup", aws_lb_target_group.this.arn_suffix, { stat = "p50" }],
             ["...", { stat = "p95" }],
             ["...", { stat = "p99" }],
           ]
@@ -290,7 +290,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat   = "Maximum"
           period = 60
           metrics = [
-            ["AWS/ApplicationELB", "HealthyHostCount", "LoadBalancer", aws_lb.this.arn_suffix, "TargetGroup", aws_lb_target_group.this.arn_suffix],
+            ["AWS/ApplicationELB", "HealthyHostCount", "LoadBalancer", local.alb_arn_suffix, "TargetGroup", aws_lb_target_group.this.arn_suffix],
             [".", "UnHealthyHostCount", ".", ".", ".", "."],
             ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", aws_ecs_cluster.this.name, "ServiceName", aws_ecs_service.this.name],
           ]

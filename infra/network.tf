@@ -1,6 +1,14 @@
 # Rules are inline so each group is authoritative: a rule added by hand is removed on the next apply.
 
+moved {
+  from = aws_security_group.alb
+  to   = aws_security_group.alb[0]
+}
+
+# Only for the module's own ALB: a shared one keeps its own groups.
 resource "aws_security_group" "alb" {
+  count = local.existing_alb ? 0 : 1
+
   name        = "${var.name}-alb"
   description = "wheelhouse ALB: HTTP and HTTPS from the allowed networks"
   vpc_id      = var.vpc_id
@@ -43,7 +51,7 @@ resource "aws_security_group" "task" {
     protocol        = "tcp"
     from_port       = local.container_port
     to_port         = local.container_port
-    security_groups = [aws_security_group.alb.id]
+    security_groups = local.alb_security_group_ids
   }
 
   dynamic "ingress" {

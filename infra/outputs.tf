@@ -2,18 +2,18 @@
 # and nulls. Root configurations re-export them under the same names (see examples/).
 
 output "pypi_server_urls" {
-  description = "JSON list of the index's host names, e.g. [\"pypi.example.com\"]: `terraform output -raw pypi_server_urls | jq -r '.[0]'` gives the name to put after https:// (the URLs themselves are index_url and upload_url)."
-  value       = jsonencode([var.dns_name])
+  description = "JSON list of the index's host names with its path_prefix, e.g. [\"pypi.example.com\"] or [\"tools.example.com/pypi\"]: `terraform output -raw pypi_server_urls | jq -r '.[0]'` gives what to put after https:// (the URLs themselves are index_url and upload_url)."
+  value       = jsonencode(["${var.dns_name}${local.path_prefix}"])
 }
 
 output "index_url" {
   description = "PEP 503 simple index, for pip's --index-url (add user:password@ when downloads need a login)."
-  value       = "https://${var.dns_name}/simple/"
+  value       = "https://${var.dns_name}${local.path_prefix}/simple/"
 }
 
 output "upload_url" {
   description = "Upload URL, for twine's --repository-url and poetry's repository."
-  value       = "https://${var.dns_name}/"
+  value       = "https://${var.dns_name}${local.path_prefix}/"
 }
 
 output "pypi_username" {
@@ -64,12 +64,12 @@ output "target_group_arn_suffix" {
 
 output "alb_arn_suffix" {
   description = "The LoadBalancer dimension of the ALB's CloudWatch metrics."
-  value       = aws_lb.this.arn_suffix
+  value       = local.alb_arn_suffix
 }
 
 output "alb_dns_name" {
-  description = "DNS name of the ALB (dns_name is an alias of it)."
-  value       = aws_lb.this.dns_name
+  description = "DNS name of the ALB (dns_name is an alias of it), the module's own or the shared one."
+  value       = local.alb_dns_name
 }
 
 output "access_logs_bucket" {

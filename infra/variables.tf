@@ -37,11 +37,12 @@ variable "vpc_id" {
 }
 
 variable "alb_subnet_ids" {
-  description = "Subnets of the ALB, in two Availability Zones or more: private ones for the internal ALB (the default), public ones for an internet-facing ALB (internal = false)."
+  description = "Subnets of the ALB, in two Availability Zones or more: private ones for the internal ALB (the default), public ones for an internet-facing ALB (internal = false). Null only with existing_listener_arn (the module makes no ALB)."
   type        = list(string)
+  default     = null
 
   validation {
-    condition     = length(var.alb_subnet_ids) >= 2 && alltrue([for s in var.alb_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    condition     = var.alb_subnet_ids == null ? true : length(var.alb_subnet_ids) >= 2 && alltrue([for s in var.alb_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
     error_message = "alb_subnet_ids needs at least two subnet-... ids (an ALB spans two Availability Zones or more)."
   }
 }
@@ -89,7 +90,7 @@ variable "direct_access_cidrs" {
 # ---------------------------------------------------------------------------
 
 variable "dns_name" {
-  description = "Fully qualified name clients use, e.g. pypi.example.com. An alias record is made for it in zone_id."
+  description = "Fully qualified name clients use, e.g. pypi.example.com. An alias record is made for it in zone_id (when given, and not with existing_listener_arn, whose ALB already answers it)."
   type        = string
 
   validation {
@@ -99,11 +100,12 @@ variable "dns_name" {
 }
 
 variable "zone_id" {
-  description = "Route 53 hosted zone that holds dns_name (and the certificate's validation record)."
+  description = "Route 53 hosted zone that holds dns_name: the alias record and the certificate's validation record go there. Null: no record is made (point dns_name at output alb_dns_name yourself) and certificate_arn must be given; with existing_listener_arn the name and certificate are the shared ALB's anyway."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^Z[A-Z0-9]{4,32}$", var.zone_id))
+    condition     = var.zone_id == null ? true : can(regex("^Z[A-Z0-9]{4,32}$", var.zone_id))
     error_message = "zone_id must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ."
   }
 }
@@ -135,6 +137,44 @@ variable "alb_deletion_protection" {
   description = "Turn on the ALB's deletion protection."
   type        = bool
   default     = false
+}
+
+# ---------------------------------------------------------------------------
+# A path on a load balancer shared with other services
+# ---------------------------------------------------------------------------
+
+variable "path_prefix" {
+  description = "Serve the index below this path, e.g. /pypi (WHEELHOUSE_BASE_PATH): pip then uses https://<dns_name>/pypi/simple/, and the health check is /pypi/health. Required with existing_listener_arn; with the module's own ALB it only moves the index down a level. Null: at the root."
+  type        = string
+  default     = null
+
+  validation {
+    # A segment may not start with a dot: no ./.. segments, nothing the server would refuse.
+    condition     = var.path_prefix == null ? true : can(regex("^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$", var.path_prefix))
+    error_message = "path_prefix must be a path such as /pypi or /tools/pypi: segments of letters, digits and . _ ~ - (not starting with a dot), no trailing slash."
+  }
+}
+
+variable "existing_listener_arn" {
+  description = "The HTTPS listener of an ALB you already run with other services. The module then makes no ALB, listener, certificate, DNS record or access-log bucket: it adds listener rules that send dns_name + path_prefix to its tasks (and refuse path_prefix/metrics), and lets that ALB's security groups reach the tasks. Null: the module makes its own ALB."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.existing_listener_arn == null || can(regex("^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:listener/app/.+$", var.existing_listener_arn))
+    error_message = "existing_listener_arn must be the ARN of an Application Load Balancer listener (arn:aws:elasticloadbalancing:...:listener/app/...)."
+  }
+}
+
+variable "listener_rule_priority" {
+  description = "With existing_listener_arn: the first of four consecutive priorities the module's rules take on that listener (three refusing path_prefix/metrics, then the one forwarding path_prefix). They must be free, and come before any rule of the listener that matches the same host and paths."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.listener_rule_priority == null ? true : (var.listener_rule_priority >= 1 && var.listener_rule_priority <= 49997 && floor(var.listener_rule_priority) == var.listener_rule_priority)
+    error_message = "listener_rule_priority must be a whole number between 1 and 49997 (the module takes it and the three after it)."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -511,9 +551,9 @@ variable "extra_environment" {
     condition = alltrue([for k in keys(var.extra_environment) : !contains([
       "WHEELHOUSE_ROOT", "WHEELHOUSE_PORT", "WHEELHOUSE_AUTHENTICATE", "WHEELHOUSE_REFRESH_INTERVAL", "WHEELHOUSE_WORKERS",
       "WHEELHOUSE_USERNAME", "WHEELHOUSE_TRUST_PROXY", "WHEELHOUSE_KEEP_ALIVE_TIMEOUT", "WHEELHOUSE_HEADERS_TIMEOUT",
-      "WHEELHOUSE_REQUEST_TIMEOUT", "WHEELHOUSE_SHUTDOWN_TIMEOUT", "WHEELHOUSE_UPSTREAM",
+      "WHEELHOUSE_REQUEST_TIMEOUT", "WHEELHOUSE_SHUTDOWN_TIMEOUT", "WHEELHOUSE_UPSTREAM", "WHEELHOUSE_BASE_PATH", "WHEELHOUSE_HEALTH_ENDPOINT",
     ], k)])
-    error_message = "extra_environment must not set a variable the module sets itself (root, port, authenticate, refresh interval, workers, username, trust proxy, the timeouts, upstream): use the module's variables, which keep the ALB and ECS settings in step."
+    error_message = "extra_environment must not set a variable the module sets itself (root, port, authenticate, refresh interval, workers, username, trust proxy, the timeouts, upstream, base path, health endpoint): use the module's variables, which keep the ALB and ECS settings in step."
   }
 }
 
@@ -535,7 +575,7 @@ variable "extra_secrets" {
       "WHEELHOUSE_PASSWORD", "WHEELHOUSE_TOKEN_KEY", "WHEELHOUSE_UPSTREAM_CREDENTIALS", "WHEELHOUSE_TRUSTED_PUBLISHERS_JSON",
       "WHEELHOUSE_ROOT", "WHEELHOUSE_PORT", "WHEELHOUSE_AUTHENTICATE", "WHEELHOUSE_REFRESH_INTERVAL", "WHEELHOUSE_WORKERS",
       "WHEELHOUSE_USERNAME", "WHEELHOUSE_TRUST_PROXY", "WHEELHOUSE_KEEP_ALIVE_TIMEOUT", "WHEELHOUSE_HEADERS_TIMEOUT",
-      "WHEELHOUSE_REQUEST_TIMEOUT", "WHEELHOUSE_SHUTDOWN_TIMEOUT", "WHEELHOUSE_UPSTREAM",
+      "WHEELHOUSE_REQUEST_TIMEOUT", "WHEELHOUSE_SHUTDOWN_TIMEOUT", "WHEELHOUSE_UPSTREAM", "WHEELHOUSE_BASE_PATH", "WHEELHOUSE_HEALTH_ENDPOINT",
     ], k)])
     error_message = "extra_secrets must not set a variable the module sets itself: use the module's variable for it."
   }

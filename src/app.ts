@@ -1,3 +1,4 @@
+import { compile as compileProxies } from '@fastify/proxy-addr';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Acl } from './auth/acl.js';
 import type { Credentials } from './auth/credentials.js';
@@ -10,6 +11,7 @@ import type { PackageIndex } from './index/package-index.js';
 import type { UpstreamProjects } from './index/upstream-projects.js';
 import { auditPlugin, type AuditSink, type AuditStats } from './plugins/audit.js';
 import authPlugin, { type AuthPluginStats } from './plugins/auth.js';
+import { basePathPlugin, stripBasePath } from './plugins/base-path.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { pressurePlugin } from './plugins/pressure.js';
@@ -25,6 +27,7 @@ import { simpleRoutes } from './routes/simple.js';
 import { uploadRoutes } from './routes/upload.js';
 import { yankRoutes } from './routes/yank.js';
 import type { UpstreamCacheStats } from './store/upstream-cache.js';
+import type { Welcome } from './web/description.js';
 
 export interface AppDeps {
   index: PackageIndex;
@@ -34,6 +37,8 @@ export interface AppDeps {
   /** API tokens, the ACL, trusted publishing, the audit trail; absent: none of them. */
   access?: AccessDeps;
   logger?: FastifyServerOptions['loggerInstance'];
+  /** The home page's text (--welcome), read at start. */
+  welcome?: Welcome | null;
   /** The upstream index (--upstream), null when none is configured. */
   upstream?: { projects: UpstreamProjects; cacheStats: () => UpstreamCacheStats } | null;
 }
@@ -50,15 +55,20 @@ export interface AccessDeps {
   stats: { mints: Readonly<Record<string, number>>; oidc: OidcStats | null };
 }
 
-/** Fastify's trust function for the configured proxies: exactly that many hops, or exactly those addresses. */
-function trustFunction(trust: TrustProxy): FastifyServerOptions['trustProxy'] {
-  if (trust === false) return false;
+/**
+ * Whether to believe the address at `hop` of a request's chain (0: the peer of the connection):
+ * exactly that many hops, or exactly those addresses. Fastify asks it for X-Forwarded-For and
+ * -Proto, the base-path plugin for X-Forwarded-Prefix: one rule for every forwarded header.
+ */
+function trustFunction(trust: TrustProxy): (address: string, hop: number) => boolean {
+  if (trust === false) return () => false;
   if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
-  return trust;
+  return compileProxies(trust);
 }
 
 /** Builds the HTTP app over an index. This file is the route table: URL -> module. */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const trusts = trustFunction(config.trustProxy);
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // Fastify's own two lines per request are replaced by the one below.
@@ -67,7 +77,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     // are off (the burst setting) nothing would use it.
     childLoggerFactory: (logger, bindings, opts) =>
       ['info', 'debug', 'trace'].includes(logger.level) ? logger.child(bindings, opts) : logger,
-    trustProxy: trustFunction(config.trustProxy),
+    trustProxy: config.trustProxy === false ? false : trusts,
+    // Under --base-path every route is reached below it; the routes themselves never spell it.
+    ...(config.basePath ? { rewriteUrl: stripBasePath(config.basePath) } : {}),
     // Above the load balancer's idle timeout, so it never reuses a connection this side just closed.
     keepAliveTimeout: config.keepAliveTimeout,
     // A body trickled a byte a second ends here instead of holding the connection for ever.
@@ -91,7 +103,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       request.log.info(
         {
           method: request.method,
-          url: request.url,
+          url: request.originalUrl,
           status: reply.statusCode,
           ms: Math.round(reply.elapsedTime * 10) / 10,
           ip: request.ip,
@@ -104,6 +116,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   await app.register(errorsPlugin);
+  await app.register(basePathPlugin, { basePath: config.basePath, trustsPeer: (address) => trusts(address, 0) });
   await app.register(securityPlugin);
   // Until the first scan is in, an empty index would answer 404 for every project: say 503 instead
   // (pip retries it) so nobody concludes a package is missing.
@@ -143,7 +156,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(auditPlugin, { sink: access?.audit ?? null, stats: auditStats });
   await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
 
-  const opts = { index: deps.index, config, upstream: deps.upstream?.projects ?? null };
+  const opts = { index: deps.index, config, welcome: deps.welcome ?? null, upstream: deps.upstream?.projects ?? null };
   await app.register(opsRoutes, opts); //          GET /health, GET /metrics
   await app.register(browseRoutes, opts); //       GET /, /project/<name>/[<version>/], /search, /static/<asset>  (people)
   await app.register(simpleRoutes, opts); //       GET /simple/, /simple/<project>/  (PEP 503 / 691)

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { TokenKeyring } from './auth/api-tokens.js';
 import { parseTrustedPublishers } from './auth/trusted-publishers.js';
 import { ProjectMatcher } from './pypi/project-patterns.js';
+import { LINK_HASHES, type LinkHash } from './pypi/render.js';
 
 /** The actions a login can be required for, as pypiserver's `-a` names them. */
 export const ACTIONS = ['download', 'list', 'update'] as const;
@@ -86,6 +87,56 @@ const trustProxy = z.string().transform((raw, ctx): TrustProxy => {
     return z.NEVER;
   }
   return list;
+});
+
+/** A URL path of plain segments: what a prefix or a route may be made of (no dot segments, no escapes). */
+const PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+)+$/;
+
+/** `/pypi`, `pypi/` and `/pypi/` alike become `/pypi`; nothing, `/` or '' is no prefix. */
+const basePath = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const trimmed = (raw ?? '').trim().replace(/\/+$/, '');
+    if (trimmed === '') return '';
+    const v = trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+    if (!PATH.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a path such as /pypi: segments of letters, digits and . _ ~ - (got "${raw ?? ''}")`,
+      });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+/**
+ * URLs of the index itself a health path must not take: the first segment of each route group,
+ * and pypiserver's `/<project>/json`.
+ */
+const RESERVED_SEGMENTS = ['simple', 'packages', 'pypi', 'project', 'search', 'static', 'api', 'legacy', 'metrics', '_', 'favicon.ico'];
+
+const healthEndpoint = z.string().transform((raw, ctx) => {
+  const v = raw.trim();
+  if (!PATH.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `expected a path such as /health or /healthz (got "${raw}")` });
+    return z.NEVER;
+  }
+  const segments = v.split('/').slice(1);
+  if (RESERVED_SEGMENTS.includes(segments[0] ?? '') || (segments.length === 2 && segments[1] === 'json')) {
+    ctx.addIssue({ code: 'custom', message: `${v} is a URL of the index itself; pick another path, such as /health or /healthz` });
+    return z.NEVER;
+  }
+  return v;
+});
+
+/** A hash name, or null for no fragment (pypiserver's `off`, `no`, `false`, `0`). */
+const hashAlgo = z.string().transform((raw, ctx): LinkHash | null => {
+  const v = raw.trim().toLowerCase();
+  if (['off', 'no', 'false', '0', 'none'].includes(v)) return null;
+  if ((LINK_HASHES as readonly string[]).includes(v)) return v as LinkHash;
+  ctx.addIssue({ code: 'custom', message: `expected one of ${LINK_HASHES.join(', ')}, or off (got "${raw}")` });
+  return z.NEVER;
 });
 
 /** Project names and `*` patterns, comma-separated (`mycorp-*, internal-tools`). */
@@ -325,6 +376,39 @@ export const OPTIONS = {
     default: 'max-age=0, must-revalidate',
     help: 'Cache-Control of index pages.',
   },
+  basePath: {
+    flag: 'base-path',
+    env: 'WHEELHOUSE_BASE_PATH',
+    type: 'string',
+    help: 'Serve every URL under this path, e.g. /pypi, for a load balancer that routes a path of a shared host here.',
+  },
+  healthEndpoint: {
+    flag: 'health-endpoint',
+    env: 'WHEELHOUSE_HEALTH_ENDPOINT',
+    type: 'string',
+    default: '/health',
+    help: 'Path of the health check (below --base-path).',
+  },
+  hashAlgo: {
+    flag: 'hash-algo',
+    env: 'WHEELHOUSE_HASH_ALGO',
+    type: 'string',
+    default: 'sha256',
+    help: "Hash in the #fragment of the simple pages' file links: md5, sha1, sha224, sha256, sha384, sha512, or off.",
+  },
+  welcome: {
+    flag: 'welcome',
+    env: 'WHEELHOUSE_WELCOME',
+    type: 'string',
+    help: 'A file (Markdown or HTML) whose text the home page shows.',
+  },
+  logFormat: {
+    flag: 'log-format',
+    env: 'WHEELHOUSE_LOG_FORMAT',
+    type: 'string',
+    default: 'json',
+    help: 'json: one object per line (for a log service); pretty: coloured lines for a terminal.',
+  },
   fileCacheControl: {
     flag: 'file-cache-control',
     env: 'WHEELHOUSE_FILE_CACHE_CONTROL',
@@ -467,6 +551,11 @@ const schema = z
     upstreamOffline: bool,
     upstreamCacheMaxSize: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MiB')),
     pageCacheControl: z.string(),
+    basePath: basePath,
+    healthEndpoint: healthEndpoint,
+    hashAlgo: hashAlgo,
+    welcome: z.string().min(1).optional(),
+    logFormat: z.enum(['json', 'pretty']),
     fileCacheControl: z.string(),
     pageCacheSize: size,
     fileCacheSize: size,
@@ -578,7 +667,7 @@ export interface AuthPolicy {
 
 export interface Config extends Omit<
   Parsed,
-  'root' | 'workers' | 'passwords' | 'headersTimeout' | 'tokenKey' | 'trustedPublishers' | 'acl'
+  'root' | 'workers' | 'passwords' | 'headersTimeout' | 'welcome' | 'tokenKey' | 'trustedPublishers' | 'acl'
 > {
   /** Absolute path of the package directory. */
   root: string;
@@ -586,6 +675,8 @@ export interface Config extends Omit<
   /** htpasswd path, or null when none is configured. */
   passwords: string | null;
   headersTimeout: number;
+  /** Absolute path of the home page's text, or null. */
+  welcome: string | null;
   auth: AuthPolicy;
   /** The keys API tokens are signed and verified with; null when tokens are off. */
   tokenKey: TokenKeyring | null;
@@ -652,6 +743,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     workers: c.workers ?? availableCpus(),
     passwords,
     headersTimeout: c.headersTimeout ?? c.keepAliveTimeout + 1000,
+    welcome: c.welcome === undefined ? null : path.resolve(c.welcome),
     auth: { required: c.authenticate, hasUsers, hasTokens, uploadsDisabled: !hasUsers && !hasTokens && c.authenticate.has('update') },
     tokenKey,
     trustedPublishers: c.trustedPublishers === undefined ? null : path.resolve(c.trustedPublishers),

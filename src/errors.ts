@@ -8,6 +8,7 @@ import createError from '@fastify/error';
  */
 export const Errors = {
   NotFound: createError('WH_ERR_NOT_FOUND', 'Not found: %s', 404),
+  OutsideBasePath: createError('WH_ERR_OUTSIDE_BASE_PATH', 'Not found: %s; this index is served under %s/', 404),
   ProjectNotFound: createError('WH_ERR_PROJECT_NOT_FOUND', 'No project named "%s" on this index', 404),
   VersionNotFound: createError('WH_ERR_VERSION_NOT_FOUND', 'Project "%s" has no version %s on this index', 404),
   FileNotFound: createError('WH_ERR_FILE_NOT_FOUND', 'No file named "%s" on this index', 404),

@@ -6,13 +6,17 @@
 // volume hashes every file once (minutes on EFS); replacing the task then would start that over
 // on another one, again and again.
 import http from 'node:http';
+import { normalizeBasePath } from './web/urls.js';
 
 const port = Number(process.env.WHEELHOUSE_PORT || 8080);
 const listen = process.env.WHEELHOUSE_HOST;
 // A wildcard listener answers on loopback; a specific address must be asked directly.
 const host = !listen || listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen;
 
-const req = http.get({ host, port, path: '/health', timeout: 3000 }, (res) => {
+// The same variables the server reads: under a path prefix the health check moves with it.
+const healthPath = `${normalizeBasePath(process.env.WHEELHOUSE_BASE_PATH ?? '')}${process.env.WHEELHOUSE_HEALTH_ENDPOINT || '/health'}`;
+
+const req = http.get({ host, port, path: healthPath, timeout: 3000 }, (res) => {
   let body = '';
   res.setEncoding('utf8').on('data', (s: string) => (body += s.slice(0, 4096)));
   res.on('end', () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 import { runAuditCommand } from './cli/audit.js';
 import { runTokenCommand } from './cli/token.js';
 import { supervise } from './cluster/primary.js';
@@ -16,13 +16,25 @@ import { version } from './version.js';
  */
 const LISTEN_BACKLOG = 4096;
 
-function makeLogger(config: Config): Logger {
-  return pino({
+async function makeLogger(config: Config): Promise<Logger> {
+  const options: LoggerOptions = {
     level: config.logLevel,
     base: { pid: process.pid },
     // Credentials travel in headers and URLs; neither is ever logged.
     redact: { paths: ['req.headers.authorization', 'headers.authorization', 'password'], censor: '[redacted]' },
+  };
+  if (config.logFormat === 'json') return pino(options);
+  // Loaded only when asked for. Written from this thread, line by line, so nothing is lost when
+  // the process exits on an error (a transport's worker thread may still hold its last lines).
+  const { default: pretty } = await import('pino-pretty');
+  const stream = pretty({
+    colorize: process.stdout.isTTY,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'hostname',
+    sync: true,
   });
+  return pino(options, stream);
 }
 
 /** One server process: listen, load the index, keep it fresh, serve. */
@@ -113,7 +125,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) invalid(err);
     throw err;
   }
-  const log = makeLogger(config);
+  const log = await makeLogger(config);
   if (cluster.isPrimary && config.workers > 1) {
     log.info({ workers: config.workers, port: config.port, root: config.root, version }, 'starting wheelhouse');
     supervise(config, log);

@@ -29,6 +29,7 @@ import { UpstreamCache } from './store/upstream-cache.js';
 import { Volume } from './store/volume.js';
 import { UpstreamClient } from './upstream/client.js';
 import { version } from './version.js';
+import type { Welcome } from './web/description.js';
 
 /** One server process's parts, wired. main.ts runs it; tests build the same thing in-process. */
 export interface Server {
@@ -72,6 +73,20 @@ export function credentialOptions(config: Config): CredentialOptions {
   };
 }
 
+/** A welcome page is a page of text: this is far more than one needs. */
+const MAX_WELCOME = 256 * 1024;
+
+/** The home page's text (--welcome), read once at start: HTML by its name, as pypiserver's welcome.html, else Markdown. */
+export async function readWelcome(file: string | null): Promise<Welcome | null> {
+  if (file === null) return null;
+  try {
+    const text = (await readFresh(file, MAX_WELCOME)).toString('utf8');
+    return { text, format: /\.html?$/i.test(file) ? 'html' : 'markdown' };
+  } catch (err) {
+    throw new ConfigError(`--welcome / WHEELHOUSE_WELCOME: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
 const flags = (name: 'acl' | 'trustedPublishers'): string => `--${OPTIONS[name].flag} / ${OPTIONS[name].env}`;
 
 function aclFile(config: Config, log: Logger, path: string): Promise<WatchedFile<Acl>> {
@@ -104,7 +119,7 @@ function publishersFile(
 }
 
 /**
- * Reads the files the options name (ACL, trusted publishers) once, so that one that cannot be
+ * Reads the files the options name (ACL, trusted publishers, welcome text) once, so that one that cannot be
  * used stops the start with a message naming its option (exit code 2), before any worker is
  * forked.
  */
@@ -125,6 +140,7 @@ export async function checkConfigFiles(config: Config): Promise<void> {
     const path = config.trustedPublishers;
     await attempt('trustedPublishers', () => publishersFile(config, log, path));
   }
+  await readWelcome(config.welcome);
 }
 
 /** bcrypt in one thread per process at a time, and a short queue: the rest of a wave of guesses waits at the client. */
@@ -133,10 +149,17 @@ const CHECK_QUEUE = 64;
 
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const log = opts.log ?? pino({ level: 'silent' });
-  const volume = new Volume(config.root, log.child({ part: 'store' }), { followExternalLinks: config.followExternalLinks });
+  const welcome = await readWelcome(config.welcome);
+  // sha256 and md5 are in every record; any other link hash is computed once per file and kept.
+  const extraDigests = config.hashAlgo === null || config.hashAlgo === 'sha256' || config.hashAlgo === 'md5' ? [] : [config.hashAlgo];
+  const volume = new Volume(config.root, log.child({ part: 'store' }), {
+    followExternalLinks: config.followExternalLinks,
+    extraDigests,
+  });
   const live = new LiveIndex(volume, log.child({ part: 'index' }));
   const index = new PackageIndex(live, volume, {
     pageCacheBytes: config.pageCacheSize,
+    hashAlgo: config.hashAlgo,
     fileCacheBytes: config.fileCacheSize,
     fileCacheMaxFile: config.fileCacheMaxFile,
     ...(opts.announceWrite ? { announceWrite: opts.announceWrite } : {}),
@@ -177,6 +200,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     index,
     credentials,
     throttle: opts.throttle ?? new LocalThrottle(),
+    welcome,
     access,
     ...(opts.log ? { logger: opts.log } : {}),
     upstream: upstream ? { projects: upstream.projects, cacheStats: () => upstream.cache.stats() } : null,

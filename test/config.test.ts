@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, OPTIONS } from '../src/config.js';
 
@@ -41,9 +42,45 @@ describe('configuration', () => {
     [['--username', 'ci'], '--password / WHEELHOUSE_PASSWORD'],
     [['--fallback-url', 'ftp://x'], '--fallback-url / WHEELHOUSE_FALLBACK_URL'],
     [['--bogus'], "Unknown option '--bogus'"],
+    [['--base-path', '/py pi'], '--base-path / WHEELHOUSE_BASE_PATH'],
+    [['--base-path', '/a/../b'], '--base-path / WHEELHOUSE_BASE_PATH'],
+    [['--base-path', 'https://example.com/pypi'], '--base-path / WHEELHOUSE_BASE_PATH'],
+    [['--health-endpoint', 'health'], '--health-endpoint / WHEELHOUSE_HEALTH_ENDPOINT'],
+    [['--health-endpoint', '/simple/health'], 'is a URL of the index itself'],
+    [['--health-endpoint', '/metrics'], 'is a URL of the index itself'],
+    [['--health-endpoint', '/status/json'], 'is a URL of the index itself'],
+    [['--hash-algo', 'md6'], '--hash-algo / WHEELHOUSE_HASH_ALGO'],
+    [['--hash-algo', 'true'], '--hash-algo / WHEELHOUSE_HASH_ALGO'],
+    [['--log-format', 'xml'], '--log-format / WHEELHOUSE_LOG_FORMAT'],
   ])('stops on %j with a message naming the option', (argv, naming) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
     expect(() => loadConfig(argv, {})).toThrow(naming);
+  });
+
+  it('reads the pypiserver options in their spellings, and normalizes them', () => {
+    const defaults = loadConfig([], {});
+    expect([defaults.basePath, defaults.healthEndpoint, defaults.hashAlgo, defaults.welcome, defaults.logFormat]).toEqual([
+      '',
+      '/health',
+      'sha256',
+      null,
+      'json',
+    ]);
+    for (const [given, base] of [
+      ['/pypi', '/pypi'],
+      ['/pypi/', '/pypi'],
+      ['pypi', '/pypi'],
+      ['/', ''],
+      ['/tools/pypi', '/tools/pypi'],
+    ]) {
+      expect(loadConfig(['--base-path', given as string], {}).basePath, given).toBe(base);
+    }
+    for (const off of ['off', 'OFF', 'no', 'false', '0', 'none']) expect(loadConfig(['--hash-algo', off], {}).hashAlgo).toBeNull();
+    expect(loadConfig(['--hash-algo', 'SHA512'], {}).hashAlgo).toBe('sha512');
+    const c = loadConfig([], { WHEELHOUSE_WELCOME: 'welcome.md', WHEELHOUSE_LOG_FORMAT: 'pretty', WHEELHOUSE_HEALTH_ENDPOINT: '/healthz' });
+    expect(c.welcome).toBe(path.resolve('welcome.md'));
+    expect(c.logFormat).toBe('pretty');
+    expect(c.healthEndpoint).toBe('/healthz');
   });
 
   it('reads the upstream options: off by default, durations, deny patterns and the cache limit', () => {

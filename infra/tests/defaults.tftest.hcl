@@ -24,13 +24,13 @@ run "defaults" {
 
   # --- Private by default ---
   assert {
-    condition     = aws_lb.this.internal == true
+    condition     = aws_lb.this[0].internal == true
     error_message = "The ALB must be internal by default."
   }
   assert {
     condition = (
-      toset([for r in aws_security_group.alb.ingress : r.from_port]) == toset([80, 443]) &&
-      alltrue([for r in aws_security_group.alb.ingress : toset(r.cidr_blocks) == toset(["10.20.0.0/16", "10.21.0.0/16"]) && r.from_port == r.to_port])
+      toset([for r in aws_security_group.alb[0].ingress : r.from_port]) == toset([80, 443]) &&
+      alltrue([for r in aws_security_group.alb[0].ingress : toset(r.cidr_blocks) == toset(["10.20.0.0/16", "10.21.0.0/16"]) && r.from_port == r.to_port])
     )
     error_message = "By default the ALB admits 80 and 443 from the VPC's own CIDR blocks only."
   }
@@ -42,7 +42,7 @@ run "defaults" {
     condition = (
       contains(flatten([for r in aws_lb_listener_rule.no_metrics : r.condition[*].path_pattern[0].values]), "/metrics") &&
       alltrue([for r in aws_lb_listener_rule.no_metrics : (
-        r.listener_arn == aws_lb_listener.https.arn &&
+        r.listener_arn == aws_lb_listener.https[0].arn &&
         r.action[0].type == "fixed-response" &&
         r.action[0].fixed_response[0].status_code == "404"
       )])
@@ -64,7 +64,7 @@ run "defaults" {
     error_message = "WHEELHOUSE_TRUST_PROXY must be 1: the client is the right-most X-Forwarded-For entry, which the ALB appends."
   }
   assert {
-    condition     = aws_lb.this.xff_header_processing_mode == "append" && aws_lb.this.drop_invalid_header_fields == true
+    condition     = aws_lb.this[0].xff_header_processing_mode == "append" && aws_lb.this[0].drop_invalid_header_fields == true
     error_message = "The ALB must append the client address to X-Forwarded-For (and drop invalid header fields)."
   }
 
@@ -93,12 +93,12 @@ run "defaults" {
 
   # --- Timeouts: each one above the one it must outlast ---
   assert {
-    condition     = aws_lb.this.idle_timeout == 120
+    condition     = aws_lb.this[0].idle_timeout == 120
     error_message = "The ALB idle timeout is 120 s (inactivity, not transfer time)."
   }
   assert {
     condition = (
-      tonumber(trimsuffix(one([for e in jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment : e.value if e.name == "WHEELHOUSE_KEEP_ALIVE_TIMEOUT"]), "s")) > aws_lb.this.idle_timeout &&
+      tonumber(trimsuffix(one([for e in jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment : e.value if e.name == "WHEELHOUSE_KEEP_ALIVE_TIMEOUT"]), "s")) > aws_lb.this[0].idle_timeout &&
       tonumber(trimsuffix(one([for e in jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment : e.value if e.name == "WHEELHOUSE_HEADERS_TIMEOUT"]), "s")) > tonumber(trimsuffix(one([for e in jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment : e.value if e.name == "WHEELHOUSE_KEEP_ALIVE_TIMEOUT"]), "s"))
     )
     error_message = "Keep-alive must exceed the ALB idle timeout, and the headers timeout the keep-alive."
@@ -184,28 +184,28 @@ run "defaults" {
 
   # --- TLS ---
   assert {
-    condition     = can(regex("^ELBSecurityPolicy-(TLS13-1-[23]|FS-1-2|TLS-1-2)-", aws_lb_listener.https.ssl_policy)) && aws_lb_listener.https.ssl_policy == var.ssl_policy
+    condition     = can(regex("^ELBSecurityPolicy-(TLS13-1-[23]|FS-1-2|TLS-1-2)-", aws_lb_listener.https[0].ssl_policy)) && aws_lb_listener.https[0].ssl_policy == var.ssl_policy
     error_message = "The HTTPS listener must use a TLS 1.2-and-later policy (ssl_policy)."
   }
   assert {
     condition = (
-      aws_lb_listener.https.protocol == "HTTPS" &&
-      aws_lb_listener.https.port == 443 &&
-      aws_lb_listener.https.certificate_arn == aws_acm_certificate_validation.this[0].certificate_arn
+      aws_lb_listener.https[0].protocol == "HTTPS" &&
+      aws_lb_listener.https[0].port == 443 &&
+      aws_lb_listener.https[0].certificate_arn == aws_acm_certificate_validation.this[0].certificate_arn
     )
     error_message = "The HTTPS listener must use the validated ACM certificate."
   }
   assert {
     condition = (
-      aws_lb_listener.http.port == 80 &&
-      aws_lb_listener.http.default_action[0].type == "redirect" &&
-      aws_lb_listener.http.default_action[0].redirect[0].protocol == "HTTPS" &&
-      aws_lb_listener.http.default_action[0].redirect[0].status_code == "HTTP_301"
+      aws_lb_listener.http[0].port == 80 &&
+      aws_lb_listener.http[0].default_action[0].type == "redirect" &&
+      aws_lb_listener.http[0].default_action[0].redirect[0].protocol == "HTTPS" &&
+      aws_lb_listener.http[0].default_action[0].redirect[0].status_code == "HTTP_301"
     )
     error_message = "Port 80 must redirect to HTTPS."
   }
   assert {
-    condition     = aws_route53_record.this.name == "pypi.example.com" && aws_route53_record.this.type == "A" && length(aws_route53_record.this.alias) == 1
+    condition     = aws_route53_record.this[0].name == "pypi.example.com" && aws_route53_record.this[0].type == "A" && length(aws_route53_record.this[0].alias) == 1
     error_message = "dns_name must be an alias A record of the ALB."
   }
 
@@ -221,7 +221,7 @@ run "defaults" {
 
   # --- Access logs ---
   assert {
-    condition     = aws_lb.this.access_logs[0].enabled == true && aws_lb.this.access_logs[0].bucket == aws_s3_bucket.access_logs[0].id && aws_lb.this.access_logs[0].prefix == "wheelhouse"
+    condition     = aws_lb.this[0].access_logs[0].enabled == true && aws_lb.this[0].access_logs[0].bucket == aws_s3_bucket.access_logs[0].id && aws_lb.this[0].access_logs[0].prefix == "wheelhouse"
     error_message = "The ALB must write access logs to the module's bucket."
   }
   assert {
@@ -298,7 +298,7 @@ run "defaults" {
   # --- Autoscaling ---
   assert {
     condition = (
-      aws_appautoscaling_policy.requests.target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].resource_label == "${aws_lb.this.arn_suffix}/${aws_lb_target_group.this.arn_suffix}" &&
+      aws_appautoscaling_policy.requests.target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].resource_label == "${aws_lb.this[0].arn_suffix}/${aws_lb_target_group.this.arn_suffix}" &&
       can(regex("^app/[^/]+/[0-9a-f]+/targetgroup/[^/]+/[0-9a-f]+$", aws_appautoscaling_policy.requests.target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].resource_label))
     )
     error_message = "The requests-per-target policy needs the label app/<lb>/<id>/targetgroup/<tg>/<id>."

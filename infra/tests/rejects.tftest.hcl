@@ -163,3 +163,35 @@ run "rejects_an_extra_secret_that_is_not_an_arn" {
   }
   expect_failures = [var.extra_secrets]
 }
+
+run "rejects_an_existing_listener_without_a_path" {
+  command = plan
+  variables {
+    existing_listener_arn  = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared-tools/89abcdef01234567/2222222222222222"
+    listener_rule_priority = 40
+  }
+  expect_failures = [aws_lb_target_group.this]
+}
+
+run "rejects_the_modules_own_alb_without_a_zone_or_a_certificate" {
+  command = plan
+  variables {
+    zone_id = null
+  }
+  expect_failures = [aws_lb.this]
+}
+
+run "warns_when_a_shared_internet_facing_alb_serves_downloads_without_login" {
+  command = plan
+  variables {
+    existing_listener_arn  = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared-tools/89abcdef01234567/2222222222222222"
+    path_prefix            = "/pypi"
+    listener_rule_priority = 40
+    authenticate           = "update"
+  }
+  override_data {
+    target = data.aws_lb.existing
+    values = { internal = false, security_groups = ["sg-0shared"], arn_suffix = "app/shared-tools/89abcdef01234567" }
+  }
+  expect_failures = [check.private_index]
+}

@@ -52,7 +52,7 @@ run "fargate" {
     error_message = "Workers follow the task's vCPUs."
   }
   assert {
-    condition     = aws_lb_target_group.this.stickiness[0].enabled == false && aws_lb.this.internal == true && jsondecode(aws_ecs_task_definition.this.container_definitions)[0].readonlyRootFilesystem == true
+    condition     = aws_lb_target_group.this.stickiness[0].enabled == false && aws_lb.this[0].internal == true && jsondecode(aws_ecs_task_definition.this.container_definitions)[0].readonlyRootFilesystem == true
     error_message = "The ALB and container settings do not depend on the launch type."
   }
 }
@@ -72,7 +72,7 @@ run "existing_certificate_and_secret_behind_a_public_alb" {
   }
 
   assert {
-    condition     = length(aws_acm_certificate.this) == 0 && length(aws_route53_record.validation) == 0 && aws_lb_listener.https.certificate_arn == var.certificate_arn
+    condition     = length(aws_acm_certificate.this) == 0 && length(aws_route53_record.validation) == 0 && aws_lb_listener.https[0].certificate_arn == var.certificate_arn
     error_message = "No certificate is requested when one is given; the listener uses it."
   }
   assert {
@@ -97,9 +97,9 @@ run "existing_certificate_and_secret_behind_a_public_alb" {
   }
   assert {
     condition = (
-      aws_lb.this.internal == false &&
+      aws_lb.this[0].internal == false &&
       length(data.aws_vpc.this) == 0 &&
-      alltrue([for r in aws_security_group.alb.ingress : r.cidr_blocks == tolist(["203.0.113.0/24", "198.51.100.7/32"])])
+      alltrue([for r in aws_security_group.alb[0].ingress : r.cidr_blocks == tolist(["203.0.113.0/24", "198.51.100.7/32"])])
     )
     error_message = "An internet-facing ALB admits allowed_cidrs only."
   }
@@ -285,7 +285,7 @@ run "timeouts_follow_the_idle_timeout_and_the_promised_transfer" {
       output.server_environment["WHEELHOUSE_HEADERS_TIMEOUT"] == "306s" &&
       output.server_environment["WHEELHOUSE_REQUEST_TIMEOUT"] == "1800s" &&
       output.server_environment["WHEELHOUSE_SHUTDOWN_TIMEOUT"] == "40s" &&
-      aws_lb.this.idle_timeout == 300 &&
+      aws_lb.this[0].idle_timeout == 300 &&
       tonumber(aws_lb_target_group.this.deregistration_delay) == 1800 &&
       jsondecode(aws_ecs_task_definition.this.container_definitions)[0].stopTimeout == 45
     )
@@ -328,5 +328,112 @@ run "trunking_lifts_the_interface_limit" {
   assert {
     condition     = output.capacity.tasks_per_instance == 4 && aws_autoscaling_group.this[0].max_size == 4
     error_message = "With trunking, CPU (4 vCPUs) limits an m6a.xlarge to 4 tasks, not its 3 spare interfaces."
+  }
+}
+
+# An ALB the operator already runs with other services: the index takes a path of one of its
+# hosts, through rules on its HTTPS listener, and the module makes no load balancer of its own.
+run "a_path_on_an_existing_listener" {
+  command = plan
+
+  variables {
+    existing_listener_arn  = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared-tools/89abcdef01234567/2222222222222222"
+    path_prefix            = "/pypi"
+    listener_rule_priority = 40
+    dns_name               = "tools.example.com"
+    alb_subnet_ids         = null
+    zone_id                = null
+  }
+
+  assert {
+    condition = (
+      length(aws_lb.this) == 0 && length(aws_lb_listener.https) == 0 && length(aws_lb_listener.http) == 0 &&
+      length(aws_security_group.alb) == 0 && length(data.aws_vpc.this) == 0 &&
+      length(aws_acm_certificate.this) == 0 && length(aws_route53_record.validation) == 0 && length(aws_route53_record.this) == 0 &&
+      length(aws_s3_bucket.access_logs) == 0
+    )
+    error_message = "With an existing listener the module makes no ALB, listener, security group, certificate, DNS record or log bucket."
+  }
+  assert {
+    condition = (
+      aws_lb_listener_rule.forward[0].listener_arn == var.existing_listener_arn &&
+      aws_lb_listener_rule.forward[0].priority == 43 &&
+      aws_lb_listener_rule.forward[0].action[0].type == "forward" &&
+      aws_lb_listener_rule.forward[0].action[0].target_group_arn == aws_lb_target_group.this.arn &&
+      flatten([for c in aws_lb_listener_rule.forward[0].condition : c.host_header[0].values if length(c.host_header) > 0]) == ["tools.example.com"] &&
+      toset(flatten([for c in aws_lb_listener_rule.forward[0].condition : c.path_pattern[0].values if length(c.path_pattern) > 0])) == toset(["/pypi", "/pypi/*"])
+    )
+    error_message = "One rule on the shared listener forwards the index's host and path, after the /metrics refusals."
+  }
+  assert {
+    condition = (
+      [for r in aws_lb_listener_rule.no_metrics : r.priority] == [40, 41, 42] &&
+      alltrue([for r in aws_lb_listener_rule.no_metrics : r.listener_arn == var.existing_listener_arn]) &&
+      contains(flatten([for r in aws_lb_listener_rule.no_metrics : r.condition[*].path_pattern[0].values]), "/pypi/metrics") &&
+      alltrue([for p in flatten([for r in aws_lb_listener_rule.no_metrics : r.condition[*].path_pattern[0].values]) : startswith(p, "/pypi/")])
+    )
+    error_message = "The shared listener refuses /pypi/metrics (every spelling) at the priorities given, before forwarding."
+  }
+  assert {
+    condition = (
+      one([for r in aws_security_group.task.ingress : r.security_groups if r.description == "HTTP from the ALB"]) == toset(["sg-0shared"]) &&
+      output.server_environment["WHEELHOUSE_BASE_PATH"] == "/pypi" &&
+      aws_lb_target_group.this.health_check[0].path == "/pypi/health"
+    )
+    error_message = "The shared ALB's groups reach the tasks, which serve under /pypi and are checked at /pypi/health."
+  }
+  assert {
+    condition = (
+      output.index_url == "https://tools.example.com/pypi/simple/" &&
+      output.upload_url == "https://tools.example.com/pypi/" &&
+      jsondecode(output.pypi_server_urls) == ["tools.example.com/pypi"] &&
+      output.alb_arn_suffix == "app/shared-tools/89abcdef01234567" &&
+      aws_cloudwatch_metric_alarm.unhealthy_hosts.dimensions.LoadBalancer == "app/shared-tools/89abcdef01234567" &&
+      aws_appautoscaling_policy.requests.target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].resource_label == "app/shared-tools/89abcdef01234567/${aws_lb_target_group.this.arn_suffix}"
+    )
+    error_message = "URLs carry the path; alarms and autoscaling watch the shared ALB."
+  }
+}
+
+# Trusted publishing's clients ask at the host's root (/_/oidc/...), outside the index's path.
+run "trusted_publishing_on_an_existing_listener" {
+  command = plan
+
+  variables {
+    existing_listener_arn       = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared-tools/89abcdef01234567/2222222222222222"
+    path_prefix                 = "/pypi"
+    listener_rule_priority      = 40
+    dns_name                    = "tools.example.com"
+    alb_subnet_ids              = null
+    zone_id                     = null
+    token_key_secret_arn        = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token-keys-DeF456"
+    trusted_publishers_json_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/wheelhouse/trusted-publishers"
+  }
+
+  assert {
+    condition = (
+      toset(flatten([for c in aws_lb_listener_rule.forward[0].condition : c.path_pattern[0].values if length(c.path_pattern) > 0])) == toset(["/pypi", "/pypi/*", "/_/oidc/*"])
+    )
+    error_message = "With trusted publishers, the host's /_/oidc/* goes to the tasks as well as the index's path."
+  }
+}
+
+run "a_path_on_the_modules_own_alb" {
+  command = plan
+
+  variables {
+    path_prefix = "/pypi"
+  }
+
+  assert {
+    condition = (
+      length(aws_lb.this) == 1 && length(aws_lb_listener_rule.forward) == 0 &&
+      output.server_environment["WHEELHOUSE_BASE_PATH"] == "/pypi" &&
+      aws_lb_target_group.this.health_check[0].path == "/pypi/health" &&
+      output.index_url == "https://pypi.example.com/pypi/simple/" &&
+      contains(flatten([for r in aws_lb_listener_rule.no_metrics : r.condition[*].path_pattern[0].values]), "/pypi/metrics") &&
+      alltrue([for r in aws_lb_listener_rule.no_metrics : r.listener_arn == aws_lb_listener.https[0].arn])
+    )
+    error_message = "With its own ALB the module serves the path too: environment, health check, URLs and the /metrics refusals follow it."
   }
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ParsedFilename } from '../pypi/names.js';
+import type { LinkHash } from '../pypi/render.js';
 import { canonicalVersion } from '../pypi/versions.js';
 import { yankKey } from '../store/dist-file.js';
 import type { Published, Staged } from '../store/uploads.js';
@@ -11,6 +12,8 @@ import type { IndexedFile, Project, Snapshot } from './snapshot.js';
 
 export interface IndexOptions {
   pageCacheBytes: number;
+  /** The simple pages' link fragment (--hash-algo); sha256 when not given, null for none. */
+  hashAlgo?: LinkHash | null;
   fileCacheBytes: number;
   fileCacheMaxFile: number;
   /**
@@ -37,7 +40,7 @@ export class PackageIndex {
   constructor(live: LiveIndex, volume: FileSource & IndexWriter, opts: IndexOptions) {
     this.live = live;
     this.volume = volume;
-    this.pages = new Pages(live, opts.pageCacheBytes);
+    this.pages = new Pages(live, opts.pageCacheBytes, opts.hashAlgo === undefined ? 'sha256' : opts.hashAlgo);
     this.blobs = new BlobCache(opts.fileCacheBytes);
     this.fileCacheMaxFile = opts.fileCacheMaxFile;
     this.announceWrite = opts.announceWrite ?? (() => Promise.resolve());
@@ -108,8 +111,8 @@ export class PackageIndex {
   }
 
   /** Publishes a staged upload; a duplicate is listed again too (its first writer may have died before announcing it). */
-  async publish(staged: Staged, overwrite: boolean): Promise<Published> {
-    const result = await this.volume.publish(staged, { overwrite });
+  async publish(staged: Staged, overwrite: boolean, uploader: string | null = null): Promise<Published> {
+    const result = await this.volume.publish(staged, { overwrite, uploader });
     this.live.applyLocal({ add: [result.file] });
     await this.announceWrite();
     return result;

@@ -32,13 +32,15 @@ function ownBytes(view: Buffer): Buffer {
 }
 
 /**
- * Rendered pages by key. Keys include the project's fingerprint, so a swap of the index leaves
- * pages of unchanged projects valid and nothing needs explicit invalidation.
+ * Rendered pages by key, in one byte budget: the index's pages and the pages for people alike.
+ * Keys include the fingerprint of what a page shows, so a swap of the index leaves pages of
+ * unchanged projects valid and nothing needs explicit invalidation.
  */
 export class PageCache {
   hits = 0;
   misses = 0;
   private readonly lru: LRUCache<string, Page>;
+  private readonly rendering = new Map<string, Promise<Page>>();
 
   constructor(maxBytes: number) {
     this.lru = new LRUCache<string, Page>({
@@ -57,6 +59,31 @@ export class PageCache {
     const page = render();
     this.lru.set(key, page);
     return page;
+  }
+
+  /**
+   * For pages whose rendering awaits something (a long description from its sidecar). A hit is
+   * answered without a promise; a miss renders once however many requests for the same key
+   * arrive meanwhile, so a burst on a new page costs one read of the volume.
+   */
+  getAsync(key: string, render: () => Promise<Page>): Page | Promise<Page> {
+    const hit = this.lru.get(key);
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
+    let pending = this.rendering.get(key);
+    if (!pending) {
+      this.misses++;
+      pending = render()
+        .then((page) => {
+          this.lru.set(key, page);
+          return page;
+        })
+        .finally(() => this.rendering.delete(key));
+      this.rendering.set(key, pending);
+    }
+    return pending;
   }
 
   get size(): number {

@@ -1,5 +1,5 @@
 import { contentTypeOf, type PageFormat } from '../pypi/negotiate.js';
-import { renderPackagesHtml, renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson } from '../pypi/render.js';
+import { renderPackagesHtml, renderProjectHtml, renderProjectJson, renderRootHtml, renderRootJson, type LinkHash } from '../pypi/render.js';
 import type { LiveIndex } from './live-index.js';
 import { makePage, PageCache, type Page } from './page-cache.js';
 import type { Project } from './snapshot.js';
@@ -14,10 +14,12 @@ const HTML = 'text/html; charset=utf-8';
 export class Pages {
   readonly cache: PageCache;
   private readonly live: LiveIndex;
+  private readonly hashAlgo: LinkHash | null;
 
-  constructor(live: LiveIndex, cacheBytes: number) {
+  constructor(live: LiveIndex, cacheBytes: number, hashAlgo: LinkHash | null = 'sha256') {
     this.live = live;
     this.cache = new PageCache(cacheBytes);
+    this.hashAlgo = hashAlgo;
   }
 
   root(format: PageFormat): Page {
@@ -29,12 +31,12 @@ export class Pages {
 
   project(project: Project, format: PageFormat): Page {
     return this.cache.get(`project:${format}:${project.name}:${project.fingerprint}`, () =>
-      makePage(format === 'json' ? renderProjectJson(project) : renderProjectHtml(project), contentTypeOf(format)),
+      makePage(format === 'json' ? renderProjectJson(project) : renderProjectHtml(project, this.hashAlgo), contentTypeOf(format)),
     );
   }
 
   packages(): Page {
     const s = this.live.snapshot;
-    return this.cache.get(`packages:${s.fingerprint}`, () => makePage(renderPackagesHtml(s.byRelpath.values()), HTML));
+    return this.cache.get(`packages:${s.fingerprint}`, () => makePage(renderPackagesHtml(s.byRelpath.values(), this.hashAlgo), HTML));
   }
 }

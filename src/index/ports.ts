@@ -3,7 +3,7 @@ import type { ParsedFilename } from '../pypi/names.js';
 import type { CatalogContents, CatalogWrite } from '../store/catalog.js';
 import type { DistFile } from '../store/dist-file.js';
 import type { ScanOptions, ScanResult } from '../store/scanner.js';
-import type { Published, Staged } from '../store/uploads.js';
+import type { PublishOptions, Published, Staged } from '../store/uploads.js';
 
 /*
  * What the index needs of the volume, one interface per consumer: main.ts hands the store's
@@ -38,7 +38,7 @@ export interface FileSource {
 /** Writes: each ends with a bump of the generation file. */
 export interface IndexWriter {
   stage(parsed: ParsedFilename, source: Readable, maxSize: number): Promise<Staged>;
-  publish(staged: Staged, opts: { overwrite: boolean }): Promise<Published>;
+  publish(staged: Staged, opts: PublishOptions): Promise<Published>;
   remove(files: readonly DistFile[]): Promise<string[]>;
   yank(project: string, version: string, reason: string | null): Promise<void>;
 }

@@ -274,7 +274,7 @@ function buildProject(name: string, records: DistFile[], yanks: Yanks, hasYanks:
   const oldest = files.reduce((a, b) => (b.uploadTime < a.uploadTime ? b : a));
   const lines = files.map((f) => {
     const yanked = f.yanked === false ? '-' : `y${f.yanked}`;
-    return `${f.relpath}\0${f.sha256}\0${yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\n`;
+    return `${f.relpath}\0${f.sha256}\0${yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\0${f.uploader ?? ''}\n`;
   });
   const fingerprint = createHash('sha1').update(lines.join('')).digest('hex');
   return { name, displayName: oldest.displayName, files, versions, latest, fingerprint };

@@ -9,7 +9,7 @@ import type { LoginThrottle } from '../auth/throttle.js';
 import type { TokenLogins } from '../auth/token-logins.js';
 import type { Action, AuthPolicy } from '../config.js';
 import { Errors, isUserFacing } from '../errors.js';
-import { originOf } from '../routes/origin.js';
+import { baseUrlOf } from '../routes/origin.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -67,7 +67,7 @@ const VERBS: Record<ProjectAction, string> = {
 };
 
 function loginHint(request: FastifyRequest, action: Action): string {
-  const origin = originOf(request);
+  const origin = baseUrlOf(request);
   return action === 'update'
     ? `to upload: e.g. twine upload --repository-url ${origin}/ -u USER -p PASS dist/*`
     : `to read this index: e.g. pip install --index-url ${origin.replace('://', '://USER:PASS@')}/simple/ PACKAGE`;
@@ -276,4 +276,5 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
   }
 };
 
-export default fp(auth, { name: 'wheelhouse-auth', fastify: '5.x' });
+// The login hints name the index's URL, prefix included.
+export default fp(auth, { name: 'wheelhouse-auth', fastify: '5.x', dependencies: ['wheelhouse-base-path'] });

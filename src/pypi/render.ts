@@ -13,6 +13,8 @@ export interface ListedFile {
   sha256: string;
   md5: string;
   blake2b256: string;
+  /** Other digests by hashlib name, where computed. */
+  hashes?: Readonly<Record<string, string>>;
   requiresPython: string | null;
   metadataSha256: string | null;
   /** PEP 592: false, or the reason ('' when none was given). */
@@ -39,11 +41,26 @@ export interface ProjectList {
   projects: ReadonlyMap<string, { displayName: string }>;
 }
 
+/** The digests a simple page may put in its file links: those every Python's hashlib has (PEP 503). */
+export const LINK_HASHES = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'] as const;
+export type LinkHash = (typeof LINK_HASHES)[number];
+
+/**
+ * A file link's `#<algo>=<hex>` fragment: the configured algorithm where the file's record has it,
+ * else sha256 (which every record has, and pip checks whichever it is given); '' for none.
+ */
+function fragment(f: ListedFile, algo: LinkHash | null): string {
+  if (algo === null) return '';
+  const hex = algo === 'sha256' ? f.sha256 : algo === 'md5' ? f.md5 : f.hashes?.[algo];
+  return hex === undefined ? `#sha256=${f.sha256}` : `#${algo}=${hex}`;
+}
+
 /** PEP 629: 1.1 because the JSON pages carry PEP 700's versions, size and upload-time. */
 export const API_VERSION = '1.1';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
+/** Safe in text and in quoted attribute values alike. */
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
@@ -97,11 +114,14 @@ export function renderRootJson(snapshot: ProjectList): string {
   });
 }
 
-/** PEP 503 project page with PEP 592/658 attributes; PEP 714: only `data-core-metadata`, never the old name pips misread. */
-export function renderProjectHtml(project: ListedProject): string {
+/**
+ * PEP 503 project page with PEP 592/658 attributes; PEP 714: only `data-core-metadata`, never the
+ * old name pips misread. `hashAlgo` is the links' fragment (--hash-algo), null for none.
+ */
+export function renderProjectHtml(project: ListedProject, hashAlgo: LinkHash | null = 'sha256'): string {
   let body = '';
   for (const f of project.files) {
-    let attrs = `href="${escapeHtml(fileHref(f, 2))}#sha256=${f.sha256}"`;
+    let attrs = `href="${escapeHtml(fileHref(f, 2))}${fragment(f, hashAlgo)}"`;
     if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
     if (f.metadataSha256) attrs += ` data-core-metadata="sha256=${f.metadataSha256}"`;
     if (f.yanked !== false) attrs += ` data-yanked="${escapeHtml(f.yanked)}"`;
@@ -130,11 +150,11 @@ export function renderProjectJson(project: ListedProject): string {
 }
 
 /** `/packages/`: every file, like pypiserver's listing. */
-export function renderPackagesHtml(all: Iterable<ListedFile>): string {
+export function renderPackagesHtml(all: Iterable<ListedFile>, hashAlgo: LinkHash | null = 'sha256'): string {
   const files = [...all].sort((a, b) => (a.relpath < b.relpath ? -1 : 1));
   let body = '';
   for (const f of files) {
-    body += `    <a href="${escapeHtml(encodePath(f.relpath))}#sha256=${f.sha256}">${escapeHtml(f.relpath)}</a><br>\n`;
+    body += `    <a href="${escapeHtml(encodePath(f.relpath))}${fragment(f, hashAlgo)}">${escapeHtml(f.relpath)}</a><br>\n`;
   }
   return htmlPage('Index of packages', body);
 }

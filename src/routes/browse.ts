@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
-import { AsyncPageCache } from '../index/async-page-cache.js';
 import { makePage, type Page } from '../index/page-cache.js';
 import { infoFile } from '../pypi/render.js';
 import { SearchIndex } from '../index/search.js';
@@ -8,6 +7,7 @@ import type { Snapshot } from '../index/snapshot.js';
 import { normalizeName } from '../pypi/names.js';
 import { sameVersion } from '../pypi/versions.js';
 import { ASSETS } from '../web/assets.js';
+import { renderWelcome } from '../web/description.js';
 import { recentReleases, renderHomePage } from '../web/home-page.js';
 import type { SiteContext } from '../web/layout.js';
 import { renderNotFoundPage } from '../web/not-found-page.js';
@@ -53,18 +53,21 @@ const paramsSchema = {
  * Rendered once per state of what they show and kept in memory: a repeated request costs header
  * writes only (ETag and 304 included), never a read of the volume.
  */
-export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptions): Promise<void> {
-  // The one place URLs of these pages are built from: a path prefix is applied here.
-  const urls = siteUrls('');
-  const pages = new AsyncPageCache(Math.max(Math.floor(config.pageCacheSize / 4), 1024 * 1024));
+export function browseRoutes(app: FastifyInstance, { index, config, welcome = null }: RouteOptions): Promise<void> {
+  // The one place URLs of these pages are built from: the prefix the client reached us under.
+  const urlsOf = (request: FastifyRequest) => siteUrls(request.basePath, { healthPath: config.healthEndpoint });
+  // The index's page cache: one byte budget and one set of metrics for every page served.
+  const pages = index.pages.cache;
   const list = { action: 'list' as const };
   const cacheControl = config.pageCacheControl;
 
   const site = (request: FastifyRequest): SiteContext => ({
-    urls,
+    urls: urlsOf(request),
     origin: originOf(request),
     version: serverVersion,
   });
+  // What a cached page depends on of the request: the address in its commands and the prefix of its links.
+  const whereOf = (request: FastifyRequest): string => `${originOf(request)}\0${request.basePath}`;
 
   // Which projects exist changes a page's dependency links without changing the project itself:
   // the list of names gets a number, and that number goes in the page's key.
@@ -98,13 +101,23 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
   // GET / : the home page.
   app.get('/', { config: list }, async (request, reply) => {
     const s = index.snapshot;
-    const ctx = site(request);
     return send(
       request,
       reply,
-      pages.get(`home\0${ctx.origin}\0${s.fingerprint}`, () => {
+      pages.getAsync(`home\0${whereOf(request)}\0${s.fingerprint}`, () => {
+        const ctx = site(request);
         const projects = s.projectNames.flatMap((n) => s.projects.get(n) ?? []);
+        const urls = ctx.urls;
         const body = renderHomePage(ctx, {
+          welcome:
+            welcome &&
+            renderWelcome(welcome, {
+              url: `${ctx.origin}${urls.home()}`,
+              version: serverVersion,
+              files: s.fileCount,
+              packages: urls.packages(),
+              simple: urls.simple(),
+            }),
           projectCount: s.projects.size,
           fileCount: s.fileCount,
           recent: recentReleases(projects, RECENT),
@@ -129,11 +142,11 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
   app.get<ProjectParams>('/project/:project', { config: list, schema: { params: paramsSchema } }, async (request, reply) =>
     request.params.project === ''
       ? // `/project/` is pypiserver's URL of a project named "project": the same redirect as for any other name.
-        reply.redirect(`${urls.simple()}project/`, request.raw.httpVersion === '1.0' ? 302 : 303)
-      : reply.redirect(urls.project(normalizeName(request.params.project)), 301),
+        reply.redirect(`${urlsOf(request).simple()}project/`, request.raw.httpVersion === '1.0' ? 302 : 303)
+      : reply.redirect(urlsOf(request).project(normalizeName(request.params.project)), 301),
   );
   app.get<ProjectParams>('/project/:project/:version', { config: list, schema: { params: paramsSchema } }, async (request, reply) =>
-    reply.redirect(urls.release(normalizeName(request.params.project), request.params.version ?? ''), 301),
+    reply.redirect(urlsOf(request).release(normalizeName(request.params.project), request.params.version ?? ''), 301),
   );
 
   const projectPage = async (request: FastifyRequest<ProjectParams>, reply: FastifyReply) => {
@@ -151,14 +164,15 @@ export function browseRoutes(app: FastifyInstance, { index, config }: RouteOptio
       }
     }
     if (name !== raw || version !== rawVersion) {
+      const urls = urlsOf(request);
       return reply.redirect(version === undefined ? urls.project(name) : urls.release(name, version), 301);
     }
-    const ctx = site(request);
-    const key = `project\0${ctx.origin}\0${name}\0${version ?? ''}\0${project.fingerprint}\0${namesId(s)}`;
+    const key = `project\0${whereOf(request)}\0${name}\0${version ?? ''}\0${project.fingerprint}\0${namesId(s)}`;
     return send(
       request,
       reply,
-      pages.get(key, async () => {
+      pages.getAsync(key, async () => {
+        const ctx = site(request);
         const source = infoFile(project, version ?? project.latest);
         // The one read a page costs: its long description, from the sidecar, once per render.
         const description = source ? await index.description(source) : null;

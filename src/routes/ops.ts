@@ -3,7 +3,7 @@ import type { UpstreamStatus } from '../index/upstream-projects.js';
 import type { RouteOptions } from './simple.js';
 
 /**
- * Health for the ALB and ECS, and metrics. Both answer from memory: a health check that listed
+ * Health for the ALB and ECS (at --health-endpoint, /health by default), and metrics. Both answer from memory: a health check that listed
  * the volume would itself be load on EFS every 10 s per target.
  *
  * /health is 503 while the first scan runs ("loading", with how far it got), when the volume has
@@ -15,7 +15,7 @@ export async function opsRoutes(app: FastifyInstance, { index, config, upstream 
   // Load shedding never answers these: a task busy with a burst is healthy, and an ALB that
   // deregistered it would hand the burst to fewer tasks. Metrics matter most when busy.
   const notShed = { config: { pressureHandler: () => undefined } };
-  app.get('/health', notShed, async (_request, reply) => {
+  app.get(config.healthEndpoint, notShed, async (_request, reply) => {
     const now = Date.now();
     const s = index.status();
     const failingFor = s.pollFailingSince === null ? 0 : now - s.pollFailingSince;

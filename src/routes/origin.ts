@@ -13,3 +13,8 @@ export function originOf(request: FastifyRequest): string {
   const host = request.headers.host;
   return `${request.protocol}://${host !== undefined && HOST.test(host) ? host : 'localhost'}`;
 }
+
+/** The URL of this index's root as the client reached it, path prefix included, without a trailing slash. */
+export function baseUrlOf(request: FastifyRequest): string {
+  return originOf(request) + request.basePath;
+}

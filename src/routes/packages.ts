@@ -25,7 +25,7 @@ function contentTypeOf(filename: string): string {
  * spelling of `..`, encoded or not, can reach outside the root: the path is a key, never a path.
  */
 export async function packageRoutes(app: FastifyInstance, { index, config, upstream }: RouteOptions): Promise<void> {
-  app.get('/packages', { config: { action: 'list' } }, async (_request, reply) => reply.redirect('/packages/', 301));
+  app.get('/packages', { config: { action: 'list' } }, async (request, reply) => reply.redirect(`${request.basePath}/packages/`, 301));
 
   app.get('/packages/', { config: { action: 'list' } }, async (request, reply) =>
     sendPage(request, reply, index.pages.packages(), config.pageCacheControl),

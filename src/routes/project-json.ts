@@ -4,7 +4,7 @@ import { normalizeName } from '../pypi/names.js';
 import { infoFile, renderWarehouseJson } from '../pypi/render.js';
 import { renderUpstreamWarehouseJson } from '../pypi/upstream-render.js';
 import { findVersion } from '../pypi/versions.js';
-import { originOf } from './origin.js';
+import { baseUrlOf } from './origin.js';
 import type { RouteOptions } from './simple.js';
 
 type Params = { Params: { project: string; version?: string } };
@@ -20,7 +20,8 @@ export async function projectJsonRoutes(app: FastifyInstance, { index, config, u
     const { project: raw, version } = request.params;
     const name = normalizeName(raw);
     if (name !== raw) {
-      return reply.redirect(`${prefix}/${encodeURIComponent(name)}/${version ? `${encodeURIComponent(version)}/` : ''}json`, 301);
+      const to = `${request.basePath}${prefix}/${encodeURIComponent(name)}/${version ? `${encodeURIComponent(version)}/` : ''}json`;
+      return reply.redirect(to, 301);
     }
     request.authorize('download', name);
     const project = index.project(name);
@@ -32,7 +33,7 @@ export async function projectJsonRoutes(app: FastifyInstance, { index, config, u
       return reply
         .type('application/json')
         .header('cache-control', config.pageCacheControl)
-        .send(renderUpstreamWarehouseJson(remote, originOf(request), remoteVersion));
+        .send(renderUpstreamWarehouseJson(remote, baseUrlOf(request), remoteVersion));
     }
     let shown: string | undefined;
     if (version !== undefined) {
@@ -44,7 +45,7 @@ export async function projectJsonRoutes(app: FastifyInstance, { index, config, u
     return reply
       .type('application/json')
       .header('cache-control', config.pageCacheControl)
-      .send(renderWarehouseJson(project, originOf(request), shown, description));
+      .send(renderWarehouseJson(project, baseUrlOf(request), shown, description));
   };
 
   app.get<Params>('/pypi/:project/json', { config: list }, handler('/pypi'));

@@ -10,7 +10,10 @@ type Params = { Params: { project: string } };
  */
 export async function redirectRoutes(app: FastifyInstance): Promise<void> {
   const dance = async (request: FastifyRequest<Params>, reply: FastifyReply) =>
-    reply.redirect(`/simple/${encodeURIComponent(normalizeName(request.params.project))}/`, request.raw.httpVersion === '1.0' ? 302 : 303);
+    reply.redirect(
+      `${request.basePath}/simple/${encodeURIComponent(normalizeName(request.params.project))}/`,
+      request.raw.httpVersion === '1.0' ? 302 : 303,
+    );
   const schema = {
     params: { type: 'object', properties: { project: { type: 'string', maxLength: 200 } }, required: ['project'] },
   } as const;

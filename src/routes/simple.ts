@@ -5,11 +5,14 @@ import type { PackageIndex } from '../index/package-index.js';
 import type { UpstreamProjects } from '../index/upstream-projects.js';
 import { negotiate, type PageFormat } from '../pypi/negotiate.js';
 import { normalizeName } from '../pypi/names.js';
+import type { Welcome } from '../web/description.js';
 import { sendPage } from './conditional.js';
 
 export interface RouteOptions {
   index: PackageIndex;
   config: Config;
+  /** The home page's text (--welcome), read at start; null or absent for none. */
+  welcome?: Welcome | null;
   /** Projects served from the upstream index (--upstream): consulted only for names with no local file. */
   upstream?: UpstreamProjects | null;
 }
@@ -40,7 +43,7 @@ function queryString(request: FastifyRequest): string {
 export async function simpleRoutes(app: FastifyInstance, { index, config, upstream }: RouteOptions): Promise<void> {
   const list = { action: 'list' as const };
 
-  app.get('/simple', { config: list }, async (request, reply) => reply.redirect(`/simple/${queryString(request)}`, 301));
+  app.get('/simple', { config: list }, async (request, reply) => reply.redirect(`${request.basePath}/simple/${queryString(request)}`, 301));
 
   app.get<FormatQuery>('/simple/', { config: list, schema: { querystring: querySchema } }, async (request, reply) =>
     sendPage(request, reply, index.pages.root(pickFormat(request)), config.pageCacheControl),
@@ -48,13 +51,13 @@ export async function simpleRoutes(app: FastifyInstance, { index, config, upstre
 
   // Missing slash or a non-normalized name: one 301 to the canonical URL (PEP 503).
   app.get<ProjectParams>('/simple/:project', { config: list, schema: projectSchema }, async (request, reply) =>
-    reply.redirect(`/simple/${encodeURIComponent(normalizeName(request.params.project))}/${queryString(request)}`, 301),
+    reply.redirect(`${request.basePath}/simple/${encodeURIComponent(normalizeName(request.params.project))}/${queryString(request)}`, 301),
   );
 
   app.get<ProjectParams>('/simple/:project/', { config: list, schema: projectSchema }, async (request, reply) => {
     const name = normalizeName(request.params.project);
     if (name !== request.params.project) {
-      return reply.redirect(`/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
+      return reply.redirect(`${request.basePath}/simple/${encodeURIComponent(name)}/${queryString(request)}`, 301);
     }
     request.authorize('download', name);
     const project = index.project(name);

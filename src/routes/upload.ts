@@ -86,7 +86,7 @@ export async function uploadRoutes(app: FastifyInstance, { index, config }: Rout
 
   async function publish(request: FastifyRequest, reply: FastifyReply, staged: Staged, fields: UploadFields): Promise<FastifyReply> {
     checkStagedUpload(staged, fields);
-    const { file, duplicate } = await index.publish(staged, config.overwrite);
+    const { file, duplicate } = await index.publish(staged, config.overwrite, request.user ?? null);
     request.log.info({ file: file.relpath, size: file.size, sha256: file.sha256, duplicate, user: request.user }, 'file uploaded');
     // A duplicate changed nothing: the trail has the upload that stored those bytes.
     if (!duplicate) {

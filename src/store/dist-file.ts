@@ -21,11 +21,21 @@ export interface DistFile {
   sha256: string;
   md5: string;
   blake2b256: string;
+  /**
+   * Digests of other algorithms by hashlib name (sha512, ...), kept once computed: what
+   * --hash-algo puts in the simple pages' links when it is neither sha256 nor md5.
+   */
+  hashes?: Record<string, string>;
   requiresPython: string | null;
   /** sha256 of the wheel's METADATA bytes, served as `<file>.metadata` (PEP 658); null for sdists. */
   metadataSha256: string | null;
   /** ISO 8601 UTC: when this volume first got the file (upload time, or mtime for files copied in). */
   uploadTime: string;
+  /**
+   * The login that uploaded the file. Absent for files copied onto the volume, uploads to an
+   * open server, and records written before uploaders were kept.
+   */
+  uploader?: string;
   info: ProjectInfo | null;
 }
 

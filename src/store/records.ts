@@ -25,7 +25,7 @@ export async function readArchiveMetadata(source: string | Buffer, size: number,
 export function buildRecord(
   rel: string,
   parsed: ParsedFilename,
-  file: { size: number; mtimeMs: number; digests: Digests; uploadTime: string },
+  file: { size: number; mtimeMs: number; digests: Digests; uploadTime: string; uploader?: string | null },
   metadata: ArchiveMetadata,
 ): DistFile {
   const info = metadata.parsed ? projectInfo(metadata.parsed) : null;
@@ -44,6 +44,7 @@ export function buildRecord(
     requiresPython: info?.requiresPython ?? null,
     metadataSha256: metadata.raw && isWheel ? createHash('sha256').update(metadata.raw).digest('hex') : null,
     uploadTime: file.uploadTime,
+    ...(file.uploader ? { uploader: file.uploader } : {}),
     info,
   };
 }

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseFilename } from '../pypi/names.js';
 import type { DistFile } from './dist-file.js';
 import { errnoOf, mapLimit, READ_CHUNK, readFresh, readToEnd } from './fs-util.js';
-import { digestsOf, MultiHash, sink, type Digests } from './hashing.js';
+import { digestsOf, ExtraHash, MultiHash, sink, type Digests } from './hashing.js';
 import type { VolumeLayout } from './layout.js';
 import { buildRecord, forMemory, readArchiveMetadata } from './records.js';
 import { Sidecars, type SidecarListing } from './sidecars.js';
@@ -75,6 +75,12 @@ export interface ScannerOptions {
   followExternalLinks: boolean;
   /** Known files a full rescan re-checks (default VERIFY_PER_SCAN). */
   verifyPerScan?: number;
+  /**
+   * Digests every record must carry besides sha256, md5 and blake2b. A record without one (its
+   * sidecar was written before they were asked for) is completed once: the file is read, the
+   * digest added to the sidecar, and no task reads the file for it again.
+   */
+  extraDigests?: readonly string[];
 }
 
 const HASH_CONCURRENCY = 8;
@@ -163,6 +169,7 @@ export class Scanner {
     }
 
     const needHash: { rel: string; size: number; mtimeMs: number }[] = [];
+    const needDigests: DistFile[] = [];
     await mapLimit(toExamine, STAT_CONCURRENCY, async (rel) => {
       let st;
       try {
@@ -184,7 +191,8 @@ export class Scanner {
         stats.sidecarsRead++;
         const record = await this.sidecars.read(stem);
         if (record?.relpath === rel) {
-          out.push(forMemory(record));
+          if (this.missingDigests(record).length > 0) needDigests.push(record);
+          else out.push(forMemory(record));
           return;
         }
       }
@@ -192,6 +200,27 @@ export class Scanner {
     });
 
     let unsavedErr: unknown = null;
+    await mapLimit(needDigests, HASH_CONCURRENCY, async (record) => {
+      let completed: DistFile;
+      try {
+        completed = await this.addDigests(record);
+        stats.hashed++;
+        if (opts.progress) opts.progress.hashed++;
+      } catch (err) {
+        // Served with the digests it has; the pages fall back to sha256 for it.
+        this.log.warn({ file: record.relpath, err }, 'could not compute the digests --hash-algo asks for');
+        out.push(forMemory(record));
+        return;
+      }
+      try {
+        // The record alone: the METADATA kept beside it is unchanged.
+        await this.sidecars.write(completed, null);
+      } catch (err) {
+        stats.unsaved++;
+        unsavedErr ??= err;
+      }
+      out.push(forMemory(completed));
+    });
     await mapLimit(needHash, HASH_CONCURRENCY, async ({ rel, size, mtimeMs }) => {
       let described;
       try {
@@ -321,6 +350,18 @@ export class Scanner {
     return inside;
   }
 
+  private missingDigests(record: DistFile): string[] {
+    return (this.opts.extraDigests ?? []).filter((name) => record.hashes?.[name] === undefined);
+  }
+
+  /** A record with the digests it lacks, from one read of its file. */
+  private async addDigests(record: DistFile): Promise<DistFile> {
+    const hasher = new ExtraHash(this.missingDigests(record));
+    await pipeline(createReadStream(path.join(this.layout.root, record.relpath), { highWaterMark: READ_CHUNK }), hasher, sink());
+    if (hasher.size !== record.size) throw new Error(`changed while it was read (${record.size} bytes listed, ${hasher.size} read)`);
+    return { ...record, hashes: { ...record.hashes, ...hasher.digests() } };
+  }
+
   /**
    * Hashes a file and reads its metadata. A file of up to WHOLE_FILE bytes is read once, with a
    * buffer of its size, and both come from those bytes: on EFS one open and a read or two instead
@@ -336,11 +377,11 @@ export class Scanner {
     if (size <= WHOLE_FILE) {
       // Read until EOF, past the size stat() gave: a network file system may serve that from its cache.
       const bytes = await readToEnd(await fs.open(full, 'r'), WHOLE_FILE * 2, rel, size + 1);
-      digests = digestsOf(bytes);
+      digests = digestsOf(bytes, this.opts.extraDigests);
       read = bytes.length;
       source = bytes;
     } else {
-      const hasher = new MultiHash();
+      const hasher = new MultiHash(Infinity, this.opts.extraDigests);
       await pipeline(createReadStream(full, { highWaterMark: READ_CHUNK }), hasher, sink());
       digests = hasher.digests();
       read = hasher.size;

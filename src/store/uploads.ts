@@ -56,6 +56,14 @@ export interface Published {
   duplicate: boolean;
 }
 
+export interface PublishOptions {
+  /** Replace a file of the same name with different bytes. */
+  overwrite: boolean;
+  uploadTime?: Date;
+  /** The login that uploads, kept in the file's record for the pages. */
+  uploader?: string | null;
+}
+
 /**
  * Writes to the volume: uploads (staged in `incoming/`, published with link() so no partial file
  * is ever visible and two writers can never both take a name), removals and yanks. Every write
@@ -67,12 +75,20 @@ export class Uploads {
   private readonly sidecars: Sidecars;
   private readonly generation: GenerationFile;
   private readonly log: UploadLogger;
+  private readonly extraDigests: readonly string[];
 
-  constructor(layout: VolumeLayout, sidecars: Sidecars, generation: GenerationFile, log: UploadLogger) {
+  constructor(
+    layout: VolumeLayout,
+    sidecars: Sidecars,
+    generation: GenerationFile,
+    log: UploadLogger,
+    opts: { extraDigests?: readonly string[] } = {},
+  ) {
     this.layout = layout;
     this.sidecars = sidecars;
     this.generation = generation;
     this.log = log;
+    this.extraDigests = opts.extraDigests ?? [];
   }
 
   /**
@@ -81,7 +97,7 @@ export class Uploads {
    */
   async stage(parsed: ParsedFilename, source: Readable, maxSize: number): Promise<Staged> {
     const tempPath = path.join(this.layout.incomingDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
-    const hasher = new MultiHash(maxSize);
+    const hasher = new MultiHash(maxSize, this.extraDigests);
     let ok = false;
     try {
       try {
@@ -118,7 +134,7 @@ export class Uploads {
    * which is slower but right. Same name with the same bytes is a duplicate; different bytes are
    * refused unless `overwrite`.
    */
-  async publish(staged: Staged, opts: { overwrite: boolean; uploadTime?: Date }): Promise<Published> {
+  async publish(staged: Staged, opts: PublishOptions): Promise<Published> {
     const rel = staged.filename;
     const final = path.join(this.layout.root, rel);
     const uploadTime = (opts.uploadTime ?? new Date()).toISOString();
@@ -127,7 +143,7 @@ export class Uploads {
       const record = buildRecord(
         rel,
         staged.parsed,
-        { size: staged.size, mtimeMs: Math.floor(st.mtimeMs), digests: staged.digests, uploadTime },
+        { size: staged.size, mtimeMs: Math.floor(st.mtimeMs), digests: staged.digests, uploadTime, uploader: opts.uploader ?? null },
         staged.metadata,
       );
       let backup: { path: string; stem: string } | null = null;

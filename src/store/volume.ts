@@ -9,7 +9,7 @@ import { isLocalDisk, sweepIncoming } from './maintenance.js';
 import { FileReader } from './reader.js';
 import { Scanner, type ScanOptions, type ScanResult } from './scanner.js';
 import { Sidecars } from './sidecars.js';
-import { Uploads, type Published, type Staged } from './uploads.js';
+import { Uploads, type PublishOptions, type Published, type Staged } from './uploads.js';
 import { watchRoot, type RootWatcher } from './watcher.js';
 
 export interface VolumeLogger {
@@ -25,6 +25,8 @@ export interface VolumeOptions {
   followExternalLinks?: boolean;
   /** Known files a full rescan re-checks by stat (see store/scanner.ts). */
   verifyPerScan?: number;
+  /** Digests every record must carry besides sha256, md5 and blake2b (hashlib names, e.g. sha512). */
+  extraDigests?: readonly string[];
 }
 
 /**
@@ -46,14 +48,16 @@ export class Volume {
     this.layout = new VolumeLayout(root);
     const sidecars = new Sidecars(this.layout);
     const followExternalLinks = opts.followExternalLinks ?? false;
+    const extraDigests = opts.extraDigests ?? [];
     this.generation = new GenerationFile(this.layout.stateDir, log);
     this.catalog = new Catalog(this.layout, log);
     this.scanner = new Scanner(this.layout, sidecars, log, {
       followExternalLinks,
+      extraDigests,
       ...(opts.verifyPerScan !== undefined ? { verifyPerScan: opts.verifyPerScan } : {}),
     });
     this.reader = new FileReader(this.layout, sidecars, { followExternalLinks });
-    this.uploads = new Uploads(this.layout, sidecars, this.generation, log);
+    this.uploads = new Uploads(this.layout, sidecars, this.generation, log, { extraDigests });
   }
 
   get root(): string {
@@ -127,7 +131,7 @@ export class Volume {
     return this.uploads.stage(parsed, source, maxSize);
   }
 
-  publish(staged: Staged, opts: { overwrite: boolean; uploadTime?: Date }): Promise<Published> {
+  publish(staged: Staged, opts: PublishOptions): Promise<Published> {
     return this.uploads.publish(staged, opts);
   }
 

@@ -83,6 +83,44 @@ const SANITIZE: sanitizeHtml.IOptions = {
   },
 };
 
+/** The home page text an operator gives (--welcome): HTML as pypiserver's welcome.html is, or Markdown. */
+export interface Welcome {
+  text: string;
+  format: 'html' | 'markdown';
+}
+
+/** What pypiserver's welcome template could name, as wheelhouse knows it. */
+export interface WelcomeValues {
+  /** The index's root URL as the client reached it, with a trailing slash. */
+  url: string;
+  version: string;
+  /** How many distribution files the index serves. */
+  files: number;
+  /** Paths of the file listing and of the simple index. */
+  packages: string;
+  simple: string;
+}
+
+// Bottle's {{NAME}} and {{!NAME}}, the names pypiserver's template gets.
+const TEMPLATE_NAME = /\{\{\s*!?\s*(URL|VERSION|NUMPKGS|PACKAGES|SIMPLE)\s*\}\}/g;
+
+/**
+ * The operator's welcome text as markup safe to put in a page: pypiserver's template names filled
+ * in, Markdown rendered, and the result through the same sanitizer as descriptions (the file is
+ * the operator's, but a page of this server never carries a script, whoever wrote it).
+ */
+export function renderWelcome(welcome: Welcome, values: WelcomeValues): Html {
+  const named: Record<string, string> = {
+    URL: values.url,
+    VERSION: values.version,
+    NUMPKGS: String(values.files),
+    PACKAGES: values.packages,
+    SIMPLE: values.simple,
+  };
+  const text = welcome.text.replace(TEMPLATE_NAME, (_m, name: string) => named[name] ?? '');
+  return trusted(sanitizeHtml(welcome.format === 'markdown' ? markdown.render(text) : text, SANITIZE));
+}
+
 /** More than any README needs; bounds the work one description can cost. */
 const MAX_DESCRIPTION = 512 * 1024;
 

@@ -39,6 +39,8 @@ export interface HomePageInput {
   recent: readonly RecentRelease[];
   /** Every project, for the list at the end; null where there are too many to list. */
   projects: readonly Project[] | null;
+  /** The operator's text (--welcome), rendered and sanitized; null for none. */
+  welcome?: Html | null;
 }
 
 function usage(site: SiteContext): Html {
@@ -94,7 +96,14 @@ ${input.projects ? html`<li><a href="#projects">All projects</a></li>` : ''}
 </ul>
 </div>
 <div class="content">
-<h2 id="recent">Recent uploads</h2>
+${
+  input.welcome
+    ? html`<section class="readme welcome" aria-label="About this index">
+${input.welcome}
+</section>
+`
+    : ''
+}<h2 id="recent">Recent uploads</h2>
 ${
   input.recent.length
     ? html`<ol class="recent">

@@ -1,3 +1,5 @@
+import { escapeHtml } from '../pypi/render.js';
+
 /**
  * HTML built by a tagged template that escapes every interpolated value unless it is already
  * `Html`. A page is assembled from fragments without ever concatenating an unescaped string,
@@ -16,12 +18,8 @@ export class Html {
 /** What a template accepts: strings and numbers are escaped, `Html` is kept, nothing-ish is dropped, lists are joined. */
 export type Part = Html | string | number | null | undefined | false | readonly Part[];
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Safe in text and in quoted attribute values alike. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
+// One escape for every page the server writes, the index's and these.
+export { escapeHtml };
 
 function flatten(part: Part): string {
   if (part === null || part === undefined || part === false) return '';

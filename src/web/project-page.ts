@@ -16,8 +16,6 @@ export interface ProjectPageInput {
   description: string | null;
   /** Whether a project (normalized name) is on this index: its dependencies link to it only then. */
   isLocal: (name: string) => boolean;
-  /** Who uploaded a file, when the index knows. */
-  uploaderOf?: (file: IndexedFile) => string | null;
 }
 
 interface Release {
@@ -156,8 +154,9 @@ function dependencies(info: ProjectInfo | null, isLocal: (name: string) => boole
   return html`${out.map((o) => html`${o}\n`)}`;
 }
 
-function fileEntry(f: IndexedFile, urls: SiteUrls, uploaderOf: ProjectPageInput['uploaderOf']): Html {
-  const uploader = uploaderOf?.(f) ?? null;
+function fileEntry(f: IndexedFile, urls: SiteUrls): Html {
+  // Known for uploads made with a login since uploaders were kept; never guessed otherwise.
+  const uploader = f.uploader ?? null;
   const kind =
     f.packagetype === 'bdist_wheel' ? `Wheel (${f.pythonVersion})` : f.packagetype === 'sdist' ? 'Source' : `Egg (${f.pythonVersion})`;
   return html`<li>
@@ -240,7 +239,7 @@ ${all.map((r) => historyEntry(r, shown, project, urls))}</ol>
 <section aria-labelledby="files">
 <h2 id="files">Files for ${name} ${shown}</h2>
 <ul class="files">
-${release.files.map((f) => fileEntry(f, urls, input.uploaderOf))}</ul>
+${release.files.map((f) => fileEntry(f, urls))}</ul>
 </section>
 </div>
 </div>`;

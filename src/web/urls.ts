@@ -19,6 +19,11 @@ export interface SiteUrls {
   health(): string;
 }
 
+export interface SiteUrlOptions {
+  /** The health check's path below the prefix (--health-endpoint). */
+  healthPath?: string;
+}
+
 /** Accepts '', '/', 'pypi', '/pypi/' alike; the result starts with '/' and has no trailing '/', or is ''. */
 export function normalizeBasePath(basePath: string): string {
   const trimmed = basePath.replace(/^\/+|\/+$/g, '');
@@ -27,8 +32,9 @@ export function normalizeBasePath(basePath: string): string {
 
 const segment = encodeURIComponent;
 
-export function siteUrls(basePath = ''): SiteUrls {
+export function siteUrls(basePath = '', opts: SiteUrlOptions = {}): SiteUrls {
   const base = normalizeBasePath(basePath);
+  const healthPath = opts.healthPath ?? '/health';
   return {
     basePath: base,
     home: () => `${base}/`,
@@ -39,6 +45,6 @@ export function siteUrls(basePath = ''): SiteUrls {
     asset: (name) => `${base}/static/${segment(name)}`,
     simple: () => `${base}/simple/`,
     packages: () => `${base}/packages/`,
-    health: () => `${base}/health`,
+    health: () => `${base}${healthPath}`,
   };
 }

@@ -8,6 +8,7 @@ import { PasswordChecker } from '../../src/auth/password-checker.js';
 import { DEFAULT_THROTTLE, LocalThrottle, type ThrottleLimits } from '../../src/auth/throttle.js';
 import { loadConfig } from '../../src/config.js';
 import authPlugin from '../../src/plugins/auth.js';
+import { basePathPlugin } from '../../src/plugins/base-path.js';
 import { errorsPlugin } from '../../src/plugins/errors.js';
 import { credentialOptions } from '../../src/server.js';
 import { readFresh } from '../../src/store/fs-util.js';
@@ -37,9 +38,10 @@ async function testApp(argv: string[], limits?: Partial<ThrottleLimits>) {
   const app = Fastify({ logger: { level: 'warn', stream } });
   apps.push(app);
   await app.register(errorsPlugin);
+  await app.register(basePathPlugin, { basePath: '', trustsPeer: () => false });
   const throttle = new LocalThrottle({ ...DEFAULT_THROTTLE, ...limits });
   await app.register(authPlugin, { policy: config.auth, realm: config.realm, credentials, throttle });
-  const who = async (request: { user?: string }) => ({ user: request.user ?? null });
+  const who = (request: { user?: string }) => ({ user: request.user ?? null });
   app.get('/simple/', { config: { action: 'list' } }, who);
   app.get('/packages/demo-1.0.tar.gz', { config: { action: 'download' } }, who);
   app.post('/', { config: { action: 'update' } }, who);
@@ -114,8 +116,9 @@ describe('auth plugin', () => {
     const config = loadConfig(['-a', '.', '-P', '.'], {});
     const app = Fastify();
     apps.push(app);
+    await app.register(basePathPlugin, { basePath: '', trustsPeer: () => false });
     await app.register(authPlugin, { policy: config.auth, realm: config.realm, credentials: null, throttle: new LocalThrottle() });
-    app.post('/', { config: { action: 'update' } }, async () => 'ok');
+    app.post('/', { config: { action: 'update' } }, () => 'ok');
     expect((await app.inject({ method: 'POST', url: '/' })).statusCode).toBe(200);
   });
 
@@ -124,9 +127,10 @@ describe('auth plugin', () => {
     const app = Fastify();
     apps.push(app);
     await app.register(errorsPlugin);
+    await app.register(basePathPlugin, { basePath: '', trustsPeer: () => false });
     await app.register(authPlugin, { policy: config.auth, realm: config.realm, credentials: null, throttle: new LocalThrottle() });
-    app.post('/', { config: { action: 'update' } }, async () => 'ok');
-    app.get('/simple/', { config: { action: 'list' } }, async () => 'ok');
+    app.post('/', { config: { action: 'update' } }, () => 'ok');
+    app.get('/simple/', { config: { action: 'list' } }, () => 'ok');
     const res = await app.inject({ method: 'POST', url: '/' });
     expect(res.statusCode).toBe(403);
     expect(res.body).toMatch(/Uploads are disabled: this server has no users/);
@@ -140,8 +144,9 @@ describe('auth plugin', () => {
     const app = Fastify();
     apps.push(app);
     await app.register(errorsPlugin);
+    await app.register(basePathPlugin, { basePath: '', trustsPeer: () => false });
     await app.register(authPlugin, { policy: config.auth, realm: config.realm, credentials, throttle: new LocalThrottle() });
-    app.get('/simple/', { config: { action: 'list' } }, async (request) => ({ user: request.user }));
+    app.get('/simple/', { config: { action: 'list' } }, (request) => ({ user: request.user }));
     const utf8 = `Basic ${Buffer.from('ann:pässwörd', 'utf8').toString('base64')}`;
     const latin1 = `Basic ${Buffer.from('ann:pässwörd', 'latin1').toString('base64')}`;
     expect((await app.inject({ url: '/simple/', headers: { authorization: utf8 } })).json()).toEqual({ user: 'ann' });

@@ -63,3 +63,33 @@ describe('burst bench, reference profile in miniature', () => {
     await expect(fetch(new URL('health', result.params.baseUrl))).rejects.toThrow();
   });
 });
+
+describe('burst bench, pages profile in miniature', () => {
+  let out: string;
+  let run: { code: number | null; output: string };
+
+  beforeAll(async () => {
+    out = await mkdtemp(join(tmpdir(), 'wh-bench-pages-'));
+    run = await runBench(['--quick', '--profile', 'pages', '--targets', 'wheelhouse', '--clients', '60', '--out', out]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it('bursts 60 clients on project pages and on simple pages, with no failure, and tables both', async () => {
+    expect(run.code, run.output).toBe(0);
+    const result = JSON.parse(await readFile(join(out, 'pages-wheelhouse-run1.json'), 'utf8'));
+    for (const kind of ['project', 'simple']) {
+      expect(result.kinds[kind].failed, JSON.stringify(result.kinds[kind].failures)).toBe(0);
+      expect(result.kinds[kind].cold.failed).toBe(0);
+      expect(result.kinds[kind].bursts).toHaveLength(1);
+      expect(result.kinds[kind].bursts[0].clients).toBe(60);
+    }
+    // A project page is a page for people, larger than the list of links pip reads.
+    expect(result.kinds.project.bytesPerPage).toBeGreaterThan(result.kinds.simple.bytesPerPage);
+    const summary = await readFile(join(out, 'summary.md'), 'utf8');
+    expect(summary).toContain('## Pages for people: a burst on project pages against one on /simple/');
+    expect(summary).toMatch(/\| wheelhouse \| \/project\/\{pkg\}\/ \|/);
+  });
+});

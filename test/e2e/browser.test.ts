@@ -30,6 +30,8 @@ const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 
 let server: RunningServer;
+/** The package directory the server serves (a second server reads it under a prefix). */
+let root: string;
 /** What afterAll undoes, in reverse: only what beforeAll got to make. */
 const undo: (() => unknown)[] = [];
 let canary: Server;
@@ -38,14 +40,17 @@ let canaryUrl: string;
 const canaryHits: string[] = [];
 const contexts: BrowserContext[] = [];
 
-async function launch(opts: { bypassCSP?: boolean; viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
+async function launch(
+  opts: { bypassCSP?: boolean; viewport?: { width: number; height: number }; args?: string[]; javaScript?: boolean } = {},
+): Promise<BrowserContext> {
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'wh-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...(opts.args ?? [])],
     viewport: opts.viewport ?? DESKTOP,
     bypassCSP: opts.bypassCSP ?? false,
+    javaScriptEnabled: opts.javaScript ?? true,
   });
   contexts.push(context);
   return context;
@@ -105,7 +110,7 @@ beforeAll(async () => {
   canaryUrl = `http://127.0.0.1:${(canary.address() as { port: number }).port}`;
 
   const tmp = tempDir('wh-browse-');
-  const root = tmp.dir;
+  root = tmp.dir;
   undo.push(() => {
     tmp.cleanup();
   });
@@ -162,12 +167,13 @@ afterAll(async () => {
 });
 
 describe('a person using the index in a browser', () => {
-  it('finds a project from the home page by searching, opens it and follows a dependency to its page', async () => {
+  it('finds a project from the home page by searching, opens it and follows a dependency to its page, with JavaScript off', async () => {
     for (const [label, viewport] of [
       ['desktop', DESKTOP],
       ['phone', PHONE],
     ] as const) {
-      const { page, errors } = await watchedPage(await launch({ viewport }));
+      // The pages carry no script: the search form and every link work in a browser that runs none.
+      const { page, errors } = await watchedPage(await launch({ viewport, javaScript: false }));
       await page.goto(`${server.url}/`);
       expect(await page.title()).toContain('wheelhouse');
       expect(await page.locator('#recent ~ ol.recent li').count()).toBeGreaterThan(0);
@@ -216,19 +222,36 @@ describe('a person using the index in a browser', () => {
     // Dependencies on this index are links; the others are named only.
     expect(await page.locator('#dependencies ~ ul.deps a').allInnerTexts()).toEqual(['whtest-top', 'whtest-left']);
     await expect(page.locator('#dependencies ~ ul.deps').first().innerText()).resolves.toContain('requests >=2.28');
-    // Behind a load balancer the commands people copy name the address they used (X-Forwarded-*).
-    await page.setExtraHTTPHeaders({ 'x-forwarded-host': 'pypi.internal.example', 'x-forwarded-proto': 'https' });
+    // Behind a proxy the commands people copy name the address they used: the Host header, and
+    // the scheme and path prefix the (trusted) proxy passes on.
+    await page.setExtraHTTPHeaders({ 'x-forwarded-proto': 'https', 'x-forwarded-prefix': '/tools/pypi' });
     await page.reload();
     await expect(page.locator('.install pre').innerText()).resolves.toBe(
+      `pip install --index-url https://${new URL(server.url).host}/tools/pypi/simple/ whtest-rich`,
+    );
+    await page.setExtraHTTPHeaders({});
+    // No proxy takes /tools/pypi/ off here, so that page's stylesheet was not found: expected.
+    errors.length = 0;
+
+    // The README's picture: the page as reached by a name, as behind a load balancer.
+    const named = await watchedPage(
+      await launch({
+        viewport: { width: 1000, height: 760 },
+        args: [`--host-resolver-rules=MAP pypi.internal.example 127.0.0.1:${server.port}`],
+      }),
+    );
+    await named.page.setExtraHTTPHeaders({ 'x-forwarded-proto': 'https' });
+    await named.page.goto('http://pypi.internal.example/project/whtest-rich/');
+    await expect(named.page.locator('.install pre').innerText()).resolves.toBe(
       'pip install --index-url https://pypi.internal.example/simple/ whtest-rich',
     );
-    await page.setViewportSize({ width: 1000, height: 760 });
-    const image = await page.screenshot({ path: path.join(SHOTS, 'project-rich.png') });
+    const image = await named.page.screenshot({ path: path.join(SHOTS, 'project-rich.png') });
     if (process.env.WHEELHOUSE_UPDATE_SCREENSHOT === '1') {
       await mkdir(path.dirname(DOCS_SHOT), { recursive: true });
-      await page.screenshot({ path: DOCS_SHOT });
+      await named.page.screenshot({ path: DOCS_SHOT });
     }
     expect(image.length).toBeGreaterThan(0);
+    expect(named.errors).toEqual([]);
 
     await page.goto(`${server.url}/project/whtest-base/1.1/`);
     await expect(page.locator('.band .badge-yanked').innerText()).resolves.toBe('yanked');
@@ -263,6 +286,32 @@ describe('a person using the index in a browser', () => {
     expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
     await page.keyboard.press('Enter');
     expect(await page.evaluate('document.activeElement.id')).toBe('main');
+  });
+});
+
+describe('below a URL prefix (--base-path)', () => {
+  it('finds a project by searching and follows a dependency, every page styled, nothing asked for outside the prefix', async () => {
+    const prefixed = await startServer({
+      root,
+      args: ['--authenticate', '.', '--passwords', '.', '--base-path', '/pypi'],
+      healthPath: '/pypi/health',
+    });
+    undo.push(() => prefixed.stop());
+    const { page, requests, errors } = await watchedPage(await launch({ viewport: PHONE }));
+    await page.goto(`${prefixed.url}/pypi/`);
+    await page.getByRole('searchbox', { name: 'Search projects' }).fill('whtest-to');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/pypi\/search\?q=whtest-to$/);
+    await page.getByRole('link', { name: 'whtest-top', exact: true }).click();
+    await page.waitForURL(/\/pypi\/project\/whtest-top\/$/);
+    await expect(page.locator('.install pre').innerText()).resolves.toBe(`pip install --index-url ${prefixed.url}/pypi/simple/ whtest-top`);
+    await page.locator('#dependencies ~ ul.deps').getByRole('link', { name: 'whtest-left' }).click();
+    await page.waitForURL(/\/pypi\/project\/whtest-left\/$/);
+    // The stylesheet came: the header has its colour, not the browser's transparent default.
+    expect(await page.evaluate("getComputedStyle(document.querySelector('.site-header')).backgroundColor")).not.toBe('rgba(0, 0, 0, 0)');
+    expect(requests.filter((u) => !u.startsWith(`${prefixed.url}/pypi/`))).toEqual([]);
+    expect(errors).toEqual([]);
+    await shot(page, 'prefix-phone');
   });
 });
 

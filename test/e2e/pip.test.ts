@@ -36,12 +36,16 @@ const atLeast = (v: string, min: [number, number]): boolean => {
 };
 
 let dir: string;
-let cleanup: () => void;
+let cleanup: (() => void) | undefined;
 let srv: RunningServer;
+/** Set once the server runs: afterAll stops only what beforeAll got to start. */
+let stopServer: (() => Promise<unknown>) | undefined;
 let simple: string;
 
 beforeAll(async () => {
-  ({ dir, cleanup } = tempDir('wh-e2e-pip-'));
+  const t = tempDir('wh-e2e-pip-');
+  dir = t.dir;
+  cleanup = () => t.cleanup();
   const root = path.join(dir, 'packages');
   await mkdir(root);
   // Flat, as pypiserver keeps them. WHTest_Odd.Name's wheel keeps the un-normalized name
@@ -71,11 +75,12 @@ beforeAll(async () => {
   await copyFile(hiddenB.path, path.join(root, '.trash', hiddenB.filename));
 
   srv = await startServer({ root, args: ['--authenticate', '.', '--passwords', '.', '--log-level', 'info'] });
+  stopServer = () => srv.stop();
   simple = `${srv.url}/simple/`;
 });
 
 afterAll(async () => {
-  await srv?.stop();
+  await stopServer?.();
   cleanup?.();
 });
 
@@ -171,4 +176,45 @@ describe('the newest pip', () => {
     // The server saw the same: the metadata files answered 200.
     expect(srv.output()).toMatch(/"url":"\/packages\/whtest_chain_b-1\.0-py2\.py3-none-any\.whl\.metadata","status":200/);
   });
+});
+
+describe('--hash-algo: the digest in the simple pages file links', () => {
+  // pips before 22.2 read the HTML pages, whose links carry the fragment; each checks the
+  // download against it and refuses a file that does not match.
+  // One server per algorithm, started by the first test that needs it.
+  const servers = new Map<string, Promise<RunningServer>>();
+  afterAll(async () => {
+    await Promise.all([...servers.values()].map(async (s) => (await s).stop()));
+  });
+  const serve = (algo: string): Promise<RunningServer> => {
+    let s = servers.get(algo);
+    if (!s) {
+      s = (async () => {
+        const root = path.join(dir, `hash-${algo}`);
+        await mkdir(root);
+        await copyDists(['whtest_chain_*.whl', 'whtest-chain-*.tar.gz'], root);
+        // No load shedding: on a machine busy with other suites the first pages could be shed, and timing is not what these check.
+        const args = ['--authenticate', '.', '--passwords', '.', '--max-event-loop-delay', '0', '--hash-algo', algo];
+        return startServer({ root, args });
+      })();
+      servers.set(algo, s);
+    }
+    return s;
+  };
+
+  for (const [algo, pipVersion, fragment] of [
+    ['md5', '18.1', /#md5=[0-9a-f]{32}"/],
+    ['sha512', '22.0.4', /#sha512=[0-9a-f]{128}"/],
+    ['off', '18.1', /\.whl"/],
+  ] as const) {
+    it.concurrent(`pip ${pipVersion} installs from pages whose links carry ${algo === 'off' ? 'no digest' : `#${algo}=`}`, async () => {
+      const s = await serve(algo);
+      const html = await (await fetch(`${s.url}/simple/whtest-chain-c/`)).text();
+      expect(html).toMatch(fragment);
+      if (algo === 'off') expect(html).not.toContain('#');
+      const { result, installed } = await install(pipByVersion(pipVersion), `${s.url}/simple/`, ['whtest-chain-a']);
+      expect(result.code, out(result)).toBe(0);
+      expect(installed).toEqual({ 'whtest-chain-a': '1.0', 'whtest-chain-b': '1.0', 'whtest-chain-c': '1.0' });
+    });
+  }
 });

@@ -45,6 +45,8 @@ export async function startServer(opts: {
   env?: Record<string, string>;
   port?: number;
   timeoutMs?: number;
+  /** Where to wait for a 200: the health path, below the server's --base-path if it has one. */
+  healthPath?: string;
 }): Promise<RunningServer> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
   const port = opts.port ?? (await freePort());
@@ -78,7 +80,7 @@ export async function startServer(opts: {
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${out}`);
     try {
-      const res = await fetch(`${url}/health`);
+      const res = await fetch(`${url}${opts.healthPath ?? '/health'}`);
       if (res.status === 200) break;
     } catch {
       // not listening yet

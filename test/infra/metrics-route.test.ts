@@ -67,7 +67,8 @@ let patterns: string[];
 describe('the ALB rule that keeps /metrics off the listener', () => {
   beforeAll(async () => {
     const hcl = await parse('alb.tf', fs.readFileSync(path.join(REPO, 'infra', 'alb.tf'), 'utf8'));
-    patterns = (hcl.locals as { metrics_path_patterns?: string[][] }[]).flatMap((l) => l.metrics_path_patterns ?? []).flat();
+    // The patterns below the module's path_prefix (none by default): the suffixes, as written.
+    patterns = (hcl.locals as { metrics_path_suffixes?: string[][] }[]).flatMap((l) => l.metrics_path_suffixes ?? []).flat();
     root = tempDir('wh-metrics-route-');
     // The module's default: every action needs a login. /metrics is not one of them.
     server = await startServer({
@@ -113,4 +114,48 @@ describe('the ALB rule that keeps /metrics off the listener', () => {
     ];
     expect(index.filter((p) => matchers.some((m) => m.test(albPath(p))))).toEqual([]);
   });
+});
+
+describe('the same rule under path_prefix (a path of a shared ALB)', () => {
+  let prefixed: RunningServer;
+  let dir: { dir: string; cleanup(): void };
+
+  beforeAll(async () => {
+    const hcl = await parse('alb.tf', fs.readFileSync(path.join(REPO, 'infra', 'alb.tf'), 'utf8'));
+    patterns = (hcl.locals as { metrics_path_suffixes?: string[][] }[]).flatMap((l) => l.metrics_path_suffixes ?? []).flat();
+    dir = tempDir('wh-metrics-route-prefix-');
+    // As the module runs it with path_prefix = "/pypi".
+    prefixed = await startServer({
+      root: dir.dir,
+      healthPath: '/pypi/health',
+      env: {
+        WHEELHOUSE_AUTHENTICATE: 'download,list,update',
+        WHEELHOUSE_USERNAME: 'ci',
+        WHEELHOUSE_PASSWORD: 'probe-password-0123',
+        WHEELHOUSE_BASE_PATH: '/pypi',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await prefixed.stop();
+    dir.cleanup();
+  });
+
+  it('matches every spelling of /pypi/metrics the server answers, and the server answers no other spelling of the prefix', async () => {
+    const matchers = patterns.map((p) => albPattern(`/pypi${p}`));
+    const served: string[] = [];
+    const targets = [
+      ...spellings().map((s) => `/pypi${s}`),
+      ...['/%70ypi', '/p%79pi', '/PYPI', '/pypi/.', '//pypi', '/pypi%2F', '/./pypi'].flatMap((p) => [`${p}/metrics`, `${p}metrics`]),
+    ];
+    for (const target of targets) {
+      const res = await rawGet(prefixed.port, target);
+      if (res.status === 200 && res.body.includes('# HELP')) served.push(target);
+    }
+    expect(served).toEqual(expect.arrayContaining(['/pypi/metrics', '/pypi/%6Detrics']));
+    expect(served.filter((t) => !t.startsWith('/pypi/'))).toEqual([]);
+    const unmatched = served.filter((t) => !matchers.some((m) => m.test(albPath(t))));
+    expect(unmatched, `spellings the server answers but no listener rule matches: ${unmatched.join(' ')}`).toEqual([]);
+  }, 120_000);
 });

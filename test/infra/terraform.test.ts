@@ -233,6 +233,9 @@ describe('infra/ Terraform module', () => {
       'extra_environment',
       'extra_secrets',
       'log_retention_days',
+      'path_prefix',
+      'existing_listener_arn',
+      'listener_rule_priority',
     ]) {
       expect(vars.variable[name][0].validation, `variable ${name} has no validation`).toBeDefined();
     }
@@ -392,7 +395,7 @@ const brokenEdits: BrokenEdit[] = [
   {
     what: 'a malformed autoscaling resource label',
     file: 'autoscaling.tf',
-    from: /(resource_label\s+= "\$\{aws_lb\.this\.arn_suffix\})\/(\$\{aws_lb_target_group\.this\.arn_suffix\}")/,
+    from: /(resource_label\s+= "\$\{local\.alb_arn_suffix\})\/(\$\{aws_lb_target_group\.this\.arn_suffix\}")/,
     to: '$1-$2',
     caughtBy: 'The requests-per-target policy needs the label',
   },

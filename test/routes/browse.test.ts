@@ -1,4 +1,4 @@
-import { copyFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
@@ -8,6 +8,7 @@ import type { Volume } from '../../src/store/volume.js';
 import { CONTENT_SECURITY_POLICY } from '../../src/routes/browse.js';
 import { buildTestApp } from '../helpers/app.js';
 import { makeWheel } from '../helpers/dists.js';
+import { uploadBody } from '../helpers/forms.js';
 import { tempDir } from '../helpers/server.js';
 
 let app: FastifyInstance;
@@ -168,6 +169,44 @@ describe('GET /project/<name>/ and /project/<name>/<version>/', () => {
       expect(calls).toEqual([]);
     } finally {
       await own.app.close();
+    }
+  });
+
+  it('keeps its pages in the index page cache, counted by its metrics', async () => {
+    const metric = async (name: string): Promise<number> => {
+      const text = (await app.inject('/metrics')).body;
+      return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    };
+    const hits = await metric('wheelhouse_page_cache_hits_total');
+    const misses = await metric('wheelhouse_page_cache_misses_total');
+    const entries = await metric('wheelhouse_page_cache_entries');
+    expect((await app.inject('/project/helper-lib/1.5/')).statusCode).toBe(200);
+    expect(await metric('wheelhouse_page_cache_misses_total')).toBe(misses + 1);
+    expect(await metric('wheelhouse_page_cache_entries')).toBe(entries + 1);
+    expect((await app.inject('/project/helper-lib/1.5/')).statusCode).toBe(200);
+    expect(await metric('wheelhouse_page_cache_hits_total')).toBe(hits + 1);
+  });
+
+  it('shows who uploaded a file, from the login that uploaded it', async () => {
+    const t = tempDir('wh-uploader-');
+    const users = path.join(t.dir, '.htpasswd');
+    await writeFile(users, 'ada:a-long-password\n');
+    const own = await buildTestApp(t.dir, ['--watch', 'off', '--authenticate', 'update', '--passwords', users]);
+    try {
+      const w = await makeWheel({ name: 'signed-pkg', version: '1.0' });
+      const form = uploadBody(w);
+      const upload = await own.app.inject({
+        method: 'POST',
+        url: '/',
+        payload: form.payload,
+        headers: { ...form.headers, authorization: `Basic ${Buffer.from('ada:a-long-password').toString('base64')}` },
+      });
+      expect(upload.statusCode, upload.body).toBe(200);
+      const page = await own.app.inject('/project/signed-pkg/');
+      expect(page.body).toContain('<dt>Uploaded by</dt><dd>ada</dd>');
+    } finally {
+      await own.app.close();
+      t.cleanup();
     }
   });
 

@@ -189,6 +189,22 @@ describe('a project no local file claims', () => {
     expect((await app.inject({ url: '/pypi/whtest-pyreq/7.0/json' })).statusCode).toBe(404);
   });
 
+  it('is served below --base-path: relative links on its pages, the prefix in its JSON API URLs, its files there', async () => {
+    const { app, up } = await setup({ args: ['--base-path', '/pypi'] });
+    const wheel = up.file(PYREQ_WHEEL);
+    const page = await app.inject({ url: '/pypi/simple/whtest-pyreq/', headers: { accept: 'text/html' } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain(`<a href="../../packages/${PYREQ_WHEEL}#sha256=${wheel.sha256}"`);
+    const json = await app.inject({ url: '/pypi/pypi/whtest-pyreq/json', headers: { host: 'tools.example.com' } });
+    const body = json.json<{ releases: Record<string, { filename: string; url: string }[]> }>();
+    const url = body.releases['1.0']?.find((f) => f.filename === PYREQ_WHEEL)?.url;
+    expect(url).toBe(`http://tools.example.com/pypi/packages/${PYREQ_WHEEL}`);
+    const file = await app.inject({ url: new URL(url ?? '').pathname });
+    expect(file.statusCode).toBe(200);
+    expect(sha256(file.rawPayload)).toBe(wheel.sha256);
+    expect((await app.inject({ url: '/simple/whtest-pyreq/' })).statusCode).toBe(404);
+  });
+
   it('can never be removed with upload credentials, nor listed as local', async () => {
     const { app, index } = await setup();
     expect((await app.inject({ url: `/packages/${PYREQ_WHEEL}` })).statusCode).toBe(200);

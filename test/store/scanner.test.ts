@@ -1,6 +1,9 @@
-import { copyFile, utimes, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { parseFilename } from '../../src/pypi/names.js';
 import { Volume } from '../../src/store/volume.js';
 import { makeWheel } from '../helpers/dists.js';
 import { eachTempRoot } from '../helpers/volume.js';
@@ -19,6 +22,44 @@ describe('scanning the volume', () => {
     const second = await new Volume(temp.root()).scan({ full: true });
     expect(second.stats.hashed).toBe(0);
     expect(second.files[0]).toEqual(first.files[0]);
+  });
+
+  it('completes a record whose sidecar lacks a digest now asked for, once per volume, and keeps its metadata file', async () => {
+    const w = await makeWheel({ name: 'alpha', version: '1.0' });
+    await copyFile(w.path, path.join(temp.root(), w.filename));
+    const sha512 = createHash('sha512').update(w.bytes).digest('hex');
+    const plain = await (await newStore()).scan({ full: true });
+    expect(plain.files[0]?.hashes).toBeUndefined();
+    const metaBefore = (await readdir(path.join(temp.root(), '.wheelhouse', 'meta'))).sort();
+
+    const wanting = await new Volume(temp.root(), undefined, { extraDigests: ['sha512'] }).scan({ full: true });
+    expect(wanting.stats.hashed).toBe(1);
+    expect(wanting.files[0]?.hashes).toEqual({ sha512 });
+    expect({ ...wanting.files[0], hashes: undefined }).toEqual({ ...plain.files[0], hashes: undefined });
+    expect((await readdir(path.join(temp.root(), '.wheelhouse', 'meta'))).sort()).toEqual(metaBefore);
+
+    const later = await new Volume(temp.root(), undefined, { extraDigests: ['sha512'] }).scan({ full: true });
+    expect(later.stats.hashed).toBe(0);
+    expect(later.files[0]?.hashes).toEqual({ sha512 });
+    // A task that does not ask for it reads the same sidecar as it always did.
+    expect((await new Volume(temp.root()).scan({ full: true })).stats.hashed).toBe(0);
+  });
+
+  it('computes the digests asked for with the others when it hashes a file, and when it takes an upload', async () => {
+    const w = await makeWheel({ name: 'alpha', version: '1.0' });
+    await copyFile(w.path, path.join(temp.root(), w.filename));
+    const store = new Volume(temp.root(), undefined, { extraDigests: ['sha1', 'sha384'] });
+    await store.init();
+    const scanned = await store.scan({ full: true });
+    expect(scanned.files[0]?.hashes).toEqual({
+      sha1: createHash('sha1').update(w.bytes).digest('hex'),
+      sha384: createHash('sha384').update(w.bytes).digest('hex'),
+    });
+    const b = await makeWheel({ name: 'beta', version: '1.0' });
+    const { file } = await store.publish(await store.stage(parseFilename(b.filename)!, Readable.from([b.bytes]), 1 << 20), {
+      overwrite: false,
+    });
+    expect(file.hashes?.sha384).toBe(createHash('sha384').update(b.bytes).digest('hex'));
   });
 
   it('keeps long descriptions out of memory, in the sidecar', async () => {

@@ -96,6 +96,30 @@ describe('uploads', () => {
     expect(await listTree(temp.root())).toEqual(before);
   });
 
+  it('keeps the uploader in the sidecar, and still reads sidecars written without one', async () => {
+    const store = await newStore();
+    const a = await makeWheel({ name: 'alpha', version: '1.0' });
+    const b = await makeWheel({ name: 'beta', version: '1.0' });
+    const published = await store.publish(await store.stage(parseFilename(a.filename)!, Readable.from([a.bytes]), 1 << 20), {
+      overwrite: false,
+      uploader: 'ada',
+    });
+    expect(published.file.uploader).toBe('ada');
+    await store.publish(await store.stage(parseFilename(b.filename)!, Readable.from([b.bytes]), 1 << 20), { overwrite: false });
+    const sidecars = (await readdir(store.layout.metaDir)).filter((n) => n.endsWith('.json'));
+    type Sidecar = { project: string; uploader?: string };
+    const read = async (n: string): Promise<Sidecar> => JSON.parse(await readFile(path.join(store.layout.metaDir, n), 'utf8')) as Sidecar;
+    const records = await Promise.all(sidecars.map(read));
+    expect(records.map((r) => [r.project, r.uploader]).sort()).toEqual([
+      ['alpha', 'ada'],
+      ['beta', undefined],
+    ]);
+    // A later task reads both from the sidecars without hashing either file again.
+    const scan = await new Volume(temp.root()).scan({ full: true });
+    expect(scan.stats.hashed).toBe(0);
+    expect(Object.fromEntries(scan.files.map((f) => [f.project, f.uploader ?? null]))).toEqual({ alpha: 'ada', beta: null });
+  });
+
   it('removes files with their sidecars and bumps the generation', async () => {
     const store = await newStore();
     const a = await makeWheel({ name: 'alpha', version: '1.0' });

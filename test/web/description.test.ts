@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { descriptionFormat, httpUrl, renderDescription } from '../../src/web/description.js';
+import { descriptionFormat, httpUrl, renderDescription, renderWelcome } from '../../src/web/description.js';
 import { escapeHtml, html, trusted } from '../../src/web/html.js';
 
 const md = (text: string) => renderDescription(text, 'text/markdown')!.value;
@@ -116,5 +116,43 @@ describe('renderDescription', () => {
   it('gives nothing for a missing or blank description', () => {
     expect(renderDescription(null, 'text/markdown')).toBeNull();
     expect(renderDescription('  \n ', 'text/markdown')).toBeNull();
+  });
+});
+
+describe('renderWelcome (--welcome)', () => {
+  const values = {
+    url: 'https://tools.example.com/pypi/',
+    version: '1.2.3',
+    files: 42,
+    packages: '/pypi/packages/',
+    simple: '/pypi/simple/',
+  };
+
+  it("fills in pypiserver's template names and keeps its welcome.html readable, without its document tags", () => {
+    const page = `<html><head><title>Welcome to pypiserver!</title></head><body>
+<h1>Welcome to pypiserver!</h1>
+<p>This is a PyPI compatible package index serving {{NUMPKGS}} packages.</p>
+
+    <p> To use this server with <code>pip</code>, run the following command:
+    <blockquote><pre>
+pip install --index-url {{URL}}simple/ PACKAGE [PACKAGE2...]
+    </pre></blockquote></p>
+<p>The complete list of all packages can be found <a href="{{PACKAGES}}">here</a> or via the <a href="{{!SIMPLE}}">simple</a> index.</p>
+<p>This instance is running version {{ VERSION }} of the <a href="https://pypi.org/project/pypiserver/">pypiserver</a> software.</p>
+<script>alert(1)</script></body></html>`;
+    const out = renderWelcome({ text: page, format: 'html' }, values).value;
+    expect(out).toContain('<h3>Welcome to pypiserver!</h3>');
+    expect(out).toContain('serving 42 packages');
+    expect(out).toContain('pip install --index-url https://tools.example.com/pypi/simple/ PACKAGE');
+    expect(out).toContain('<a href="/pypi/packages/" rel="nofollow noopener">here</a>');
+    expect(out).toContain('<a href="/pypi/simple/" rel="nofollow noopener">simple</a>');
+    expect(out).toContain('version 1.2.3 of');
+    expect(out).not.toMatch(/<html|<head|<title|<body|<script|alert/);
+  });
+
+  it('renders a Markdown welcome', () => {
+    const out = renderWelcome({ text: '# Team index\n\nAsk **#platform** for an account.', format: 'markdown' }, values).value;
+    expect(out).toContain('<h3>Team index</h3>');
+    expect(out).toContain('<strong>#platform</strong>');
   });
 });

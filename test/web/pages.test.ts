@@ -173,10 +173,9 @@ describe('renderProjectPage', () => {
     expect(out).toContain('<dt>Type</dt><dd>Source</dd>');
     expect(out).not.toContain('Uploaded by');
     const withUploader = renderProjectPage(site, {
-      project,
+      project: { ...project, files: project.files.map((f) => (f.packagetype === 'sdist' ? { ...f, uploader: '<eve>' } : f)) },
       description: null,
       isLocal,
-      uploaderOf: (f) => (f.packagetype === 'sdist' ? '<eve>' : null),
     });
     expect(withUploader.match(/Uploaded by/g)).toHaveLength(1);
     expect(withUploader).toContain('<dt>Uploaded by</dt><dd>&lt;eve&gt;</dd>');

@@ -68,6 +68,23 @@ mock_resource "aws_cloudwatch_log_group" {
   defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/wheelhouse" }
 }
 
+# An ALB the operator already runs with other services (existing_listener_arn).
+mock_data "aws_lb_listener" {
+  defaults = {
+    load_balancer_arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shared-tools/89abcdef01234567"
+  }
+}
+
+mock_data "aws_lb" {
+  defaults = {
+    arn_suffix      = "app/shared-tools/89abcdef01234567"
+    dns_name        = "internal-shared-tools-456.eu-west-1.elb.amazonaws.com"
+    zone_id         = "Z32O12XQLNTSW2"
+    internal        = true
+    security_groups = ["sg-0shared"]
+  }
+}
+
 mock_resource "aws_lb" {
   defaults = {
     arn        = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/wheelhouse-alb/0123456789abcdef"
