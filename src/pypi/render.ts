@@ -114,39 +114,93 @@ export function renderRootJson(snapshot: ProjectList): string {
   });
 }
 
+/** One file as a project page lists it, wherever the file comes from (the volume or the upstream). */
+export interface SimpleFile {
+  filename: string;
+  /** Relative to the project page. */
+  url: string;
+  sha256: string;
+  /** The HTML link's `#algo=hex` fragment ('' for none). */
+  fragment: string;
+  requiresPython: string | null;
+  /** sha256 of the PEP 658 metadata file, null when there is none. */
+  coreMetadata: string | null;
+  /** PEP 592: false, or the reason ('' when none was given). */
+  yanked: false | string;
+  /** null leaves the field out (PEP 700 makes it mandatory only from api-version 1.1). */
+  size: number | null;
+  uploadTime: string | null;
+}
+
 /**
  * PEP 503 project page with PEP 592/658 attributes; PEP 714: only `data-core-metadata`, never the
- * old name pips misread. `hashAlgo` is the links' fragment (--hash-algo), null for none.
+ * old name pips misread.
  */
-export function renderProjectHtml(project: ListedProject, hashAlgo: LinkHash | null = 'sha256'): string {
+export function renderSimpleHtml(displayName: string, files: readonly SimpleFile[]): string {
   let body = '';
-  for (const f of project.files) {
-    let attrs = `href="${escapeHtml(fileHref(f, 2))}${fragment(f, hashAlgo)}"`;
+  for (const f of files) {
+    let attrs = `href="${escapeHtml(f.url)}${f.fragment}"`;
     if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
-    if (f.metadataSha256) attrs += ` data-core-metadata="sha256=${f.metadataSha256}"`;
+    if (f.coreMetadata) attrs += ` data-core-metadata="sha256=${f.coreMetadata}"`;
     if (f.yanked !== false) attrs += ` data-yanked="${escapeHtml(f.yanked)}"`;
     body += `    <a ${attrs}>${escapeHtml(f.filename)}</a><br>\n`;
   }
-  return htmlPage(`Links for ${project.displayName}`, body);
+  return htmlPage(`Links for ${displayName}`, body);
 }
 
 /** PEP 691 + PEP 700 project page. */
-export function renderProjectJson(project: ListedProject): string {
+export function renderSimpleJson(
+  name: string,
+  versions: readonly string[],
+  files: readonly SimpleFile[],
+  apiVersion = API_VERSION,
+): string {
   return JSON.stringify({
-    meta: { 'api-version': API_VERSION },
-    name: project.name,
-    versions: project.versions,
-    files: project.files.map((f) => ({
+    meta: { 'api-version': apiVersion },
+    name,
+    versions,
+    files: files.map((f) => ({
       filename: f.filename,
-      url: fileHref(f, 2),
+      url: f.url,
       hashes: { sha256: f.sha256 },
       ...(f.requiresPython ? { 'requires-python': f.requiresPython } : {}),
-      'core-metadata': f.metadataSha256 ? { sha256: f.metadataSha256 } : false,
+      'core-metadata': f.coreMetadata ? { sha256: f.coreMetadata } : false,
       yanked: f.yanked === false ? false : f.yanked === '' ? true : f.yanked,
-      size: f.size,
-      'upload-time': uploadTime(f.uploadTime),
+      ...(f.size !== null ? { size: f.size } : {}),
+      ...(f.uploadTime !== null ? { 'upload-time': f.uploadTime } : {}),
     })),
   });
+}
+
+function simpleFile(f: ListedFile, hashAlgo: LinkHash | null): SimpleFile {
+  return {
+    filename: f.filename,
+    url: fileHref(f, 2),
+    sha256: f.sha256,
+    fragment: fragment(f, hashAlgo),
+    requiresPython: f.requiresPython,
+    coreMetadata: f.metadataSha256,
+    yanked: f.yanked,
+    size: f.size,
+    uploadTime: uploadTime(f.uploadTime),
+  };
+}
+
+/** A local project's simple page in HTML; `hashAlgo` is the links' fragment (--hash-algo), null for none. */
+export function renderProjectHtml(project: ListedProject, hashAlgo: LinkHash | null = 'sha256'): string {
+  return renderSimpleHtml(
+    project.displayName,
+    project.files.map((f) => simpleFile(f, hashAlgo)),
+  );
+}
+
+/** A local project's simple page in JSON. */
+export function renderProjectJson(project: ListedProject): string {
+  return renderSimpleJson(
+    project.name,
+    project.versions,
+    project.files.map((f) => simpleFile(f, 'sha256')),
+  );
 }
 
 /** `/packages/`: every file, like pypiserver's listing. */
@@ -229,13 +283,28 @@ export function renderWarehouseJson(
     yanked: files.length > 0 && files.every((f) => f.yanked !== false),
     yanked_reason: files.find((f) => f.yanked)?.yanked || null,
   };
+  return warehouseBody(info, project.versions, project.files, files, fileJson, version === undefined);
+}
+
+/**
+ * Warehouse's JSON API around its `info`: every release's files on the project URL (none on a
+ * release URL), then the shown release's files as `urls`.
+ */
+export function warehouseBody<F extends { version: string }>(
+  info: object,
+  versions: readonly string[],
+  all: readonly F[],
+  shown: readonly F[],
+  fileJson: (f: F) => unknown,
+  withReleases: boolean,
+): string {
   const body: Record<string, unknown> = { info, last_serial: 0 };
-  if (version === undefined) {
+  if (withReleases) {
     const releases: Record<string, unknown[]> = {};
-    for (const v of project.versions) releases[v] = project.files.filter((f) => f.version === v).map(fileJson);
+    for (const v of versions) releases[v] = all.filter((f) => f.version === v).map(fileJson);
     body.releases = releases;
   }
-  body.urls = files.map(fileJson);
+  body.urls = shown.map(fileJson);
   body.vulnerabilities = [];
   return JSON.stringify(body);
 }

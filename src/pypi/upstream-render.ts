@@ -1,4 +1,4 @@
-import { API_VERSION, escapeHtml, htmlPage, packagePath } from './render.js';
+import { API_VERSION, packagePath, renderSimpleHtml, renderSimpleJson, warehouseBody, type SimpleFile } from './render.js';
 import type { UpstreamFile } from './upstream-page.js';
 
 /**
@@ -21,41 +21,41 @@ function fileHref(f: UpstreamFile): string {
   return `../../${packagePath(f.filename)}`;
 }
 
-/** PEP 503 project page with PEP 592/658 attributes; PEP 714: only `data-core-metadata`. */
+function simpleFile(f: UpstreamFile, sized: boolean): SimpleFile {
+  return {
+    filename: f.filename,
+    url: fileHref(f),
+    sha256: f.sha256,
+    fragment: `#sha256=${f.sha256}`,
+    requiresPython: f.requiresPython,
+    coreMetadata: f.coreMetadata || null,
+    yanked: f.yanked,
+    size: sized ? f.size : null,
+    uploadTime: f.uploadTime,
+  };
+}
+
+/** An upstream project's simple page in HTML: the upstream gives sha256, so its links carry that. */
 export function renderUpstreamProjectHtml(project: UpstreamListing): string {
-  let body = '';
-  for (const f of project.files) {
-    let attrs = `href="${escapeHtml(fileHref(f))}#sha256=${f.sha256}"`;
-    if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
-    if (f.coreMetadata) attrs += ` data-core-metadata="sha256=${f.coreMetadata}"`;
-    if (f.yanked !== false) attrs += ` data-yanked="${escapeHtml(f.yanked)}"`;
-    body += `    <a ${attrs}>${escapeHtml(f.filename)}</a><br>\n`;
-  }
-  return htmlPage(`Links for ${project.name}`, body);
+  return renderSimpleHtml(
+    project.name,
+    project.files.map((f) => simpleFile(f, false)),
+  );
 }
 
 /**
- * PEP 691 project page. PEP 700 makes `size` mandatory from api-version 1.1, and an upstream that
- * only speaks HTML gives no sizes: such a page is served as 1.0, without sizes, rather than with
- * sizes made up.
+ * An upstream project's simple page in JSON. PEP 700 makes `size` mandatory from api-version 1.1,
+ * and an upstream that only speaks HTML gives no sizes: such a page is served as 1.0, without
+ * sizes, rather than with sizes made up.
  */
 export function renderUpstreamProjectJson(project: UpstreamListing): string {
   const sized = project.files.every((f) => f.size !== null);
-  return JSON.stringify({
-    meta: { 'api-version': sized ? API_VERSION : '1.0' },
-    name: project.name,
-    versions: project.versions,
-    files: project.files.map((f) => ({
-      filename: f.filename,
-      url: fileHref(f),
-      hashes: { sha256: f.sha256 },
-      ...(f.requiresPython ? { 'requires-python': f.requiresPython } : {}),
-      'core-metadata': f.coreMetadata ? { sha256: f.coreMetadata } : false,
-      yanked: f.yanked === false ? false : f.yanked === '' ? true : f.yanked,
-      ...(sized && f.size !== null ? { size: f.size } : {}),
-      ...(f.uploadTime !== null ? { 'upload-time': f.uploadTime } : {}),
-    })),
-  });
+  return renderSimpleJson(
+    project.name,
+    project.versions,
+    project.files.map((f) => simpleFile(f, sized)),
+    sized ? API_VERSION : '1.0',
+  );
 }
 
 /**
@@ -96,13 +96,5 @@ export function renderUpstreamWarehouseJson(project: UpstreamListing, baseUrl: s
     yanked: files.length > 0 && files.every((f) => f.yanked !== false),
     yanked_reason: files.find((f) => f.yanked)?.yanked || null,
   };
-  const body: Record<string, unknown> = { info, last_serial: 0 };
-  if (version === undefined) {
-    const releases: Record<string, unknown[]> = {};
-    for (const v of project.versions) releases[v] = project.files.filter((f) => f.version === v).map(fileJson);
-    body.releases = releases;
-  }
-  body.urls = files.map(fileJson);
-  body.vulnerabilities = [];
-  return JSON.stringify(body);
+  return warehouseBody(info, project.versions, project.files, files, fileJson, version === undefined);
 }
