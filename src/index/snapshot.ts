@@ -274,7 +274,8 @@ function buildProject(name: string, records: DistFile[], yanks: Yanks, hasYanks:
   const oldest = files.reduce((a, b) => (b.uploadTime < a.uploadTime ? b : a));
   const lines = files.map((f) => {
     const yanked = f.yanked === false ? '-' : `y${f.yanked}`;
-    return `${f.relpath}\0${f.sha256}\0${yanked}\0${f.requiresPython ?? ''}\0${f.metadataSha256 ?? ''}\0${f.uploadTime}\0${f.uploader ?? ''}\n`;
+    const fields = [f.relpath, f.sha256, yanked, f.requiresPython ?? '', f.metadataSha256 ?? '', f.uploadTime, f.uploader ?? ''];
+    return `${fields.join('\0')}\n`;
   });
   const fingerprint = createHash('sha1').update(lines.join('')).digest('hex');
   return { name, displayName: oldest.displayName, files, versions, latest, fingerprint };
