@@ -12,6 +12,7 @@ import { auditPlugin, type AuditSink, type AuditStats } from './plugins/audit.js
 import authPlugin, { type AuthPluginStats } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
+import { LoopDelay } from './plugins/loop-delay.js';
 import { pressurePlugin } from './plugins/pressure.js';
 import { securityPlugin } from './plugins/security.js';
 import { upstreamMetricsPlugin } from './plugins/upstream-metrics.js';
@@ -118,7 +119,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const authStats: AuthPluginStats = { refused: 0, outOfScope: {} };
   const access = deps.access;
   const auditStats = access?.auditStats ?? { writes: 0, failures: 0 };
+  const loopDelay = new LoopDelay();
   await app.register(metricsPlugin, {
+    loopDelay,
     status: () => deps.index.status(),
     pages: deps.index.pages.cache,
     auth: deps.credentials ? { credentials: deps.credentials.stats, throttled: () => authStats.refused } : null,
@@ -141,7 +144,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     stats: authStats,
   });
   await app.register(auditPlugin, { sink: access?.audit ?? null, stats: auditStats });
-  await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
+  await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay, loopDelay });
 
   const opts = { index: deps.index, config, upstream: deps.upstream?.projects ?? null };
   await app.register(opsRoutes, opts); //          GET /health, GET /metrics

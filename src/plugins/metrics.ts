@@ -7,6 +7,7 @@ import type { TokenLogins } from '../auth/token-logins.js';
 import { isStorageError } from '../errors.js';
 import type { IndexStatus } from '../index/live-index.js';
 import type { PageCache } from '../index/page-cache.js';
+import type { LoopDelay, LoopDelayWindow } from './loop-delay.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,6 +22,8 @@ export interface MetricsOptions {
   auth: { credentials: CredentialStats; throttled(): number } | null;
   /** API tokens, scope refusals, trusted publishing, the audit trail. */
   access?: AccessMetrics;
+  /** The event-loop delay monitor load shedding reads; without it prom-client's own runs. */
+  loopDelay?: LoopDelay;
 }
 
 export interface AccessMetrics {
@@ -38,9 +41,14 @@ export interface AccessMetrics {
  * poll age, rescans, index size, unreadable files), the page cache, logins, and failures of the
  * volume itself.
  */
-async function metrics(app: FastifyInstance, { status, pages, auth, access }: MetricsOptions): Promise<void> {
+async function metrics(app: FastifyInstance, { status, pages, auth, access, loopDelay }: MetricsOptions): Promise<void> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'wheelhouse_process_' });
+  const prefix = 'wheelhouse_process_';
+  // prom-client's event-loop histogram wakes the loop every 10 ms for ever, even in a process
+  // serving nothing; its timer is pushed out of reach and its figures come from the monitor
+  // that load shedding wakes only while requests arrive.
+  collectDefaultMetrics({ register: registry, prefix, ...(loopDelay ? { eventLoopMonitoringPrecision: 2 ** 31 - 1 } : {}) });
+  if (loopDelay) loopDelayGauges(registry, prefix, loopDelay);
 
   const duration = new Histogram({
     name: 'wheelhouse_http_request_duration_seconds',
@@ -141,6 +149,31 @@ async function metrics(app: FastifyInstance, { status, pages, auth, access }: Me
 
   if (access) accessMetrics(registry, access);
   app.decorate('metrics', registry);
+}
+
+/** prom-client's names for its event-loop figures, read from the last window the monitor sampled. */
+function loopDelayGauges(registry: Registry, prefix: string, loopDelay: LoopDelay): void {
+  const figures: Array<[string, keyof LoopDelayWindow]> = [
+    ['min', 'min'],
+    ['max', 'max'],
+    ['mean', 'mean'],
+    ['stddev', 'stddev'],
+    ['p50', 'p50'],
+    ['p90', 'p90'],
+    ['p99', 'p99'],
+  ];
+  for (const [suffix, key] of figures) {
+    const name = `${prefix}nodejs_eventloop_lag_${suffix}_seconds`;
+    registry.removeSingleMetric(name);
+    new Gauge({
+      name,
+      help: `The ${suffix} event loop lag in seconds over the last second in which requests came (sampled only then).`,
+      registers: [registry],
+      collect() {
+        this.set(loopDelay.last?.[key] ?? 0);
+      },
+    });
+  }
 }
 
 /** Counters read from a record of counts at scrape time, one label value per key. */
