@@ -87,8 +87,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   // One log line per request, with its duration; never a header (credentials live there).
   // Hooks on every request take a callback rather than a promise: cheaper in a burst.
   const logRequests = ['info', 'debug', 'trace'].includes(config.logLevel);
-  app.addHook('onResponse', (request, reply, done) => {
-    if (logRequests) {
+  // Not even the hook when info lines are off: every request would call it for nothing.
+  if (logRequests) {
+    app.addHook('onResponse', (request, reply, done) => {
       request.log.info(
         {
           method: request.method,
@@ -100,9 +101,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         },
         'request',
       );
-    }
-    done();
-  });
+      done();
+    });
+  }
 
   await app.register(errorsPlugin);
   await app.register(securityPlugin);
