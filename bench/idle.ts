@@ -56,9 +56,13 @@ async function main(): Promise<void> {
       const root = join(dir, `${b.label}-${round}`);
       const port = await freePort();
       const fd = openSync(join(dir, `${b.label}-${round}.log`), 'a');
-      const child = startProcess(process.execPath, [b.path, '--root', root, '--port', String(port), '--host', '127.0.0.1', ...positionals], {
-        logFd: fd,
-      });
+      const child = startProcess(
+        process.execPath,
+        [b.path, '--root', root, '--port', String(port), '--host', '127.0.0.1', ...positionals],
+        {
+          logFd: fd,
+        },
+      );
       closeSync(fd);
       await waitHealthy(`http://127.0.0.1:${port}/health`);
       servers.push({ b, child });
@@ -71,7 +75,10 @@ async function main(): Promise<void> {
       const perProcess = (m.cpuMs / (seconds * 1000) / m.processes) * 100;
       (results.get(b.label) ?? results.set(b.label, []).get(b.label)!).push(perProcess);
       processes.set(b.label, m.processes);
-      console.log(`round ${round} ${b.label}: ${m.cpuMs} ms CPU in ${seconds} s over ${m.processes} processes = ${perProcess.toFixed(3)}% of a core each`);
+      console.log(
+        `round ${round} ${b.label}: ${m.cpuMs} ms CPU in ${seconds} s over ${m.processes} processes = ` +
+          `${perProcess.toFixed(3)}% of a core each`,
+      );
     });
     await Promise.all(servers.map(({ child }) => stopProcess(child)));
   }
