@@ -224,12 +224,12 @@ async function main(): Promise<void> {
     return rate;
   }
   /** Runs one profile run and reads the server's CPU around it, its idle spending taken off. */
-  async function withCpu<R>(
+  async function withCpu<R extends object>(
     target: { pgid?: number },
     run: () => Promise<R>,
     requests: (r: R) => number,
   ): Promise<R & { serverCpu?: ServerCpu }> {
-    if (target.pgid === undefined) return { ...(await run()) };
+    if (target.pgid === undefined) return run();
     const pgid = target.pgid;
     const idle = await idleRate(pgid);
     const t0 = performance.now();
