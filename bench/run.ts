@@ -217,6 +217,8 @@ async function main(): Promise<void> {
     let rate = idleRates.get(pgid);
     if (!rate) {
       const seconds = o.quick ? 2 : 10;
+      // After the cold burst: let the collector and the delay monitor settle first.
+      await new Promise((r) => setTimeout(r, 3000));
       const m = await cpuOver(pgid, seconds * 1000);
       rate = { msPerS: m.cpuMs / seconds, processes: m.processes };
       idleRates.set(pgid, rate);
