@@ -71,11 +71,15 @@ export async function readFresh(file: string, maxBytes = 16 * 1024 * 1024): Prom
 export function readSmallFresh(file: string, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     open(file, constants.O_RDONLY, (err, fd) => {
-      if (err) return reject(err);
+      if (err) {
+        reject(err);
+        return;
+      }
       const buf = Buffer.allocUnsafe(maxBytes + 1);
       read(fd, buf, 0, buf.length, 0, (readErr, bytesRead) => {
         close(fd, (closeErr) => {
-          if (readErr || closeErr) reject(readErr ?? closeErr);
+          const failed = readErr ?? closeErr;
+          if (failed) reject(failed);
           else if (bytesRead > maxBytes) reject(new TooLargeFileError(`${file} is larger than ${maxBytes} bytes`));
           else resolve(buf.subarray(0, bytesRead));
         });

@@ -11,7 +11,7 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 describe('request duration metrics', () => {
-  it('counts each request under its route pattern, method and status, paths no route matches as unmatched, with cumulative buckets', async () => {
+  it('counts each request under its route pattern, method and status, unmatched paths as unmatched, in cumulative buckets', async () => {
     const { app } = await buildTestApp(root, ['--watch', 'off']);
     try {
       for (let i = 0; i < 3; i++) expect((await app.inject('/simple/')).statusCode).toBe(200);
