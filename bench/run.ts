@@ -13,9 +13,10 @@ import { runPages } from './drivers/pages.js';
 import { findHtmlLink, runPiplike, type PipMode } from './drivers/piplike.js';
 import { runReference, type ReferenceResult } from './drivers/reference.js';
 import { basicAuth, get, makeAgent } from './lib/http.js';
+import { cpuOver, groupCpuMs } from './lib/cpu.js';
 import { aptInstall, installSignalHandlers, runCleanups } from './lib/procs.js';
 import { median } from './lib/stats.js';
-import { summaryMarkdown, type Collected, type FsOpsResult } from './summary.js';
+import { summaryMarkdown, type Collected, type FsOpsResult, type ServerCpu } from './summary.js';
 import { runUpstreamProfile } from './upstream.js';
 import {
   ALL_TARGETS,
@@ -45,6 +46,8 @@ const USAGE = `npm run bench -- [options]
   --quick              one short burst per profile (smoke test)
   --no-warmup          measure from the very first burst (by default one burst per target runs
                        first, unrecorded in the medians, and is reported as the cold burst)
+  --before PATH        another build's dist/main.js for the targets wheelhouse-before and wheelhouse-2w-before
+                       (git worktree add /tmp/before <rev> && cd /tmp/before && npm ci && npm run build)
   --interleave         reference and autocannon profiles: start the targets together and alternate
                        their runs (A B, B A, ...), so load from elsewhere on the machine falls on
                        each alike (the efs target's file-system counts are then not measured)
@@ -70,6 +73,7 @@ function parse() {
       quick: { type: 'boolean', default: false },
       'no-warmup': { type: 'boolean', default: false },
       interleave: { type: 'boolean', default: false },
+      before: { type: 'string' },
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
@@ -105,6 +109,7 @@ function parse() {
     quick,
     warmup: !values['no-warmup'],
     interleave: values.interleave,
+    before: values.before ? resolve(values.before) : undefined,
     url: values.url,
     user: values.user,
     password: values.password,
@@ -220,6 +225,43 @@ async function main(): Promise<void> {
     log,
   });
 
+  // What each server spends idle (ms per second, all its processes), read once, before its first run.
+  const idleRates = new Map<number, { msPerS: number; processes: number }>();
+  async function idleRate(pgid: number) {
+    let rate = idleRates.get(pgid);
+    if (!rate) {
+      const seconds = o.quick ? 2 : 10;
+      // After the cold burst: let the collector and the delay monitor settle first.
+      await new Promise((r) => setTimeout(r, 3000));
+      const m = await cpuOver(pgid, seconds * 1000);
+      rate = { msPerS: m.cpuMs / seconds, processes: m.processes };
+      idleRates.set(pgid, rate);
+    }
+    return rate;
+  }
+  /** Runs one profile run and reads the server's CPU around it, its idle spending taken off. */
+  async function withCpu<R extends object>(
+    target: { pgid?: number },
+    run: () => Promise<R>,
+    requests: (r: R) => number,
+  ): Promise<R & { serverCpu?: ServerCpu }> {
+    if (target.pgid === undefined) return run();
+    const pgid = target.pgid;
+    const idle = await idleRate(pgid);
+    const t0 = performance.now();
+    const before = groupCpuMs(pgid);
+    const r = await run();
+    const after = groupCpuMs(pgid);
+    const wallS = (performance.now() - t0) / 1000;
+    const serverCpu: ServerCpu = {
+      ms: Math.max(0, after.ms - before.ms - idle.msPerS * wallS),
+      idleMsPerS: idle.msPerS,
+      requests: requests(r),
+      processes: after.processes,
+    };
+    return { ...r, serverCpu };
+  }
+
   // The first burst meets a cold driver and a server whose hot path is not compiled yet; a task
   // in production has served traffic before its burst. It is kept apart, not hidden.
   async function coldBurst(target: { name: string; url: string; user?: string; password?: string }) {
@@ -236,9 +278,13 @@ async function main(): Promise<void> {
     await save(`reference-${target.name}-cold`, { ...r, target: target.name, run: 0 });
   }
 
-  async function referenceRun(target: { name: string; url: string; user?: string; password?: string }, run: number) {
+  async function referenceRun(target: { name: string; url: string; user?: string; password?: string; pgid?: number }, run: number) {
     log(`[${target.name}] reference profile, run ${run}/${o.runs}`);
-    const r = await runReference(refOpts(target));
+    const r = await withCpu(
+      target,
+      () => runReference(refOpts(target)),
+      (x) => x.httpCalls,
+    );
     const tagged = { ...r, target: target.name, run };
     collected.reference.push(tagged);
     await save(`reference-${target.name}-run${run}`, tagged);
@@ -275,7 +321,7 @@ async function main(): Promise<void> {
     }
   }
 
-  async function referenceProfiles(target: { name: string; url: string; user?: string; password?: string }) {
+  async function referenceProfiles(target: { name: string; url: string; user?: string; password?: string; pgid?: number }) {
     const reference = o.profiles.has('reference');
     if (o.warmup && reference) await coldBurst(target);
     for (let run = 1; run <= o.runs; run++) {
@@ -284,37 +330,47 @@ async function main(): Promise<void> {
     }
   }
 
-  async function autocannonRun(target: { name: string; url: string; user?: string; password?: string }, run: number) {
+  async function autocannonRun(target: { name: string; url: string; user?: string; password?: string; pgid?: number }, run: number) {
     log(`[${target.name}] autocannon, run ${run}/${o.runs}`);
-    const r = await runAutocannon({
-      baseUrl: target.url,
-      ...(target.user !== undefined ? { user: target.user, password: target.password ?? '' } : {}),
-      project: referenceProject(0),
-      file: referenceWheel(0, '2.0.0'),
-      durationS: o.autocannonS,
-      log,
-    });
+    const r = await withCpu(
+      target,
+      () =>
+        runAutocannon({
+          baseUrl: target.url,
+          ...(target.user !== undefined ? { user: target.user, password: target.password ?? '' } : {}),
+          project: referenceProject(0),
+          file: referenceWheel(0, '2.0.0'),
+          durationS: o.autocannonS,
+          log,
+        }),
+      (x) => x.cases.reduce((n, k) => n + k.requests, 0),
+    );
     const tagged = { ...r, target: target.name, run };
     collected.autocannon.push(tagged);
     await save(`autocannon-${target.name}-run${run}`, tagged);
   }
 
   async function piplikeProfiles(
-    target: { name: string; url: string; user?: string; password?: string },
+    target: { name: string; url: string; user?: string; password?: string; pgid?: number },
     files: Array<{ project: string; filename: string }>,
   ) {
     for (let run = 1; run <= o.runs; run++) {
       for (const mode of o.pipModes) {
         log(`[${target.name}] pip-like burst (${mode}), run ${run}/${o.runs}`);
-        const r = await runPiplike({
-          baseUrl: target.url,
-          ...(target.user !== undefined ? { user: target.user } : {}),
-          ...(target.password !== undefined ? { password: target.password } : {}),
-          clients: o.clients,
-          mode,
-          files,
-          log,
-        });
+        const r = await withCpu(
+          target,
+          () =>
+            runPiplike({
+              baseUrl: target.url,
+              ...(target.user !== undefined ? { user: target.user } : {}),
+              ...(target.password !== undefined ? { password: target.password } : {}),
+              clients: o.clients,
+              mode,
+              files,
+              log,
+            }),
+          (x) => x.requests,
+        );
         const tagged = { ...r, target: target.name, run };
         collected.piplike.push(tagged);
         await save(`piplike-${mode}-${target.name}-run${run}`, tagged);
@@ -385,7 +441,7 @@ async function main(): Promise<void> {
         const started: Target[] = [];
         try {
           for (const name of o.targets) {
-            started.push(await startTarget(name, { creds, workDir: join(work, 'interleaved'), log, corpus: refCorpus }));
+            started.push(await startTarget(name, { creds, workDir: join(work, 'interleaved'), log, corpus: refCorpus, before: o.before }));
           }
           await interleavedReference(started);
         } finally {
@@ -393,7 +449,7 @@ async function main(): Promise<void> {
         }
       }
       for (const name of o.targets) {
-        const ctx = { creds, workDir: work, log };
+        const ctx = { creds, workDir: work, log, before: o.before };
         try {
           if (refCorpus && !interleaved && (o.profiles.has('reference') || o.profiles.has('autocannon'))) {
             const target = await startTarget(name, { ...ctx, corpus: refCorpus });

@@ -23,7 +23,18 @@ export interface OverloadResult {
   healthAfter: number | string;
 }
 
-export type Tagged<T> = T & { target: string; run: number };
+/** The server's own CPU over one run, from /proc (all its processes), its idle spending taken off. */
+export interface ServerCpu {
+  /** CPU time (ms) during the run, minus what the idle server spends in as long. */
+  ms: number;
+  /** What the idle server spends, ms per second of wall time (all processes). */
+  idleMsPerS: number;
+  /** HTTP requests the run made. */
+  requests: number;
+  processes: number;
+}
+
+export type Tagged<T> = T & { target: string; run: number; serverCpu?: ServerCpu };
 
 export interface ColdBurst {
   target: string;
@@ -236,6 +247,9 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
     }
   }
 
+  cpuSection(c, lines);
+  staticLimitSection(c, lines);
+
   if (c.fsops.length) {
     lines.push('');
     lines.push('## File-system operations per request (EFS-like mount, steady state)');
@@ -324,4 +338,87 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
   }
   lines.push('');
   return lines.join('\n');
+}
+
+const us = (x: number): string => `${Math.round(x)} µs`;
+
+/** CPU the server spent per run and per request, for every profile that measured it. */
+function cpuSection(c: Collected, lines: string[]): void {
+  const rows: string[] = [];
+  const add = (profile: string, runs: Array<{ target: string; serverCpu?: ServerCpu }>) => {
+    for (const [target, rs] of groupBy(runs.filter((r) => r.serverCpu))) {
+      const cpu = rs.map((r) => r.serverCpu!);
+      rows.push(
+        row([
+          target,
+          profile,
+          (median(cpu.map((x) => x.ms)) / 1000).toFixed(2),
+          us(median(cpu.map((x) => (x.ms * 1000) / Math.max(1, x.requests)))),
+          (median(cpu.map((x) => x.idleMsPerS)) / 10 / Math.max(1, cpu[0]!.processes)).toFixed(3) + '%',
+          String(cpu[0]!.processes),
+        ]),
+      );
+    }
+  };
+  add('reference', c.reference);
+  add('autocannon', c.autocannon);
+  for (const [mode, runs] of groupBy(c.piplike, (r) => r.params.mode)) add(`pip-like ${mode}`, runs);
+  if (!rows.length) return;
+  lines.push('');
+  lines.push('## Server CPU (from /proc/<pid>/stat, all processes of the server, idle subtracted)');
+  lines.push('');
+  lines.push('| target | profile | CPU s per run | CPU per HTTP request | idle, % of a core per process | processes |');
+  lines.push('|---|---|---:|---:|---:|---:|');
+  lines.push(...rows);
+}
+
+/** The targets the issue compares against the static-file limit: ratios to nginx-sha, same run. */
+function staticLimitSection(c: Collected, lines: string[]): void {
+  const refs = groupBy(c.reference);
+  const cannons = groupBy(c.autocannon);
+  const limitRef = refs.get('nginx-sha');
+  const limitCannon = cannons.get('nginx-sha');
+  if (!limitRef && !limitCannon) return;
+  const ratio = (a: number, b: number) => `x${(a / Math.max(1e-9, b)).toFixed(2)}`;
+  const drain = (runs: ReferenceResult[]) => median(runs.flatMap((r) => r.bursts.map((b) => b.drainMs)));
+  const cpuMs = (runs: Array<{ serverCpu?: ServerCpu }>) => median(runs.map((r) => r.serverCpu?.ms ?? NaN));
+  lines.push('');
+  lines.push('## Against the static-file limit (each target / nginx-sha, same run)');
+  lines.push('');
+  lines.push(
+    '| target | reference p95 | burst drain | server CPU per run | autocannon /simple/ req/s | p99 | autocannon wheel req/s | p99 |',
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  const targets = new Set([...refs.keys(), ...cannons.keys()]);
+  targets.delete('nginx-sha');
+  for (const target of targets) {
+    const r = refs.get(target);
+    const a = cannons.get(target);
+    const caseOf = (runs: AutocannonResult[], name: string, f: (x: AutocannonResult['cases'][number]) => number) =>
+      med(runs, (x) => {
+        const found = x.cases.find((k) => k.name === name);
+        return found ? f(found) : NaN;
+      });
+    const cannon = (name: string, f: (x: AutocannonResult['cases'][number]) => number) =>
+      a && limitCannon ? ratio(caseOf(a, name, f), caseOf(limitCannon, name, f)) : '';
+    lines.push(
+      row([
+        target,
+        r && limitRef
+          ? ratio(
+              med(r, (x) => x.latency.p95),
+              med(limitRef, (x) => x.latency.p95),
+            )
+          : '',
+        r && limitRef ? ratio(drain(r), drain(limitRef)) : '',
+        r && limitRef && Number.isFinite(cpuMs(r)) && Number.isFinite(cpuMs(limitRef)) ? ratio(cpuMs(r), cpuMs(limitRef)) : '',
+        cannon('simple', (x) => x.reqPerS),
+        cannon('simple', (x) => x.p99),
+        cannon('package', (x) => x.reqPerS),
+        cannon('package', (x) => x.p99),
+      ]),
+    );
+  }
+  lines.push('');
+  lines.push('Targets: p95 and drain <= x1.3, CPU <= x2, req/s >= x0.70, p99 <= x1.5.');
 }

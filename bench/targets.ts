@@ -16,8 +16,18 @@ import { sleep } from './lib/stats.js';
 
 export const REPO = resolve(import.meta.dirname, '..');
 
-export type TargetName = 'wheelhouse' | 'wheelhouse-token' | 'wheelhouse-2w' | 'nginx' | 'nginx-sha' | 'efs';
-export const ALL_TARGETS: TargetName[] = ['wheelhouse', 'wheelhouse-token', 'wheelhouse-2w', 'nginx', 'nginx-sha', 'efs'];
+export type TargetName =
+  'wheelhouse' | 'wheelhouse-token' | 'wheelhouse-2w' | 'nginx' | 'nginx-sha' | 'efs' | 'wheelhouse-before' | 'wheelhouse-2w-before';
+export const ALL_TARGETS: TargetName[] = [
+  'wheelhouse',
+  'wheelhouse-token',
+  'wheelhouse-2w',
+  'nginx',
+  'nginx-sha',
+  'efs',
+  'wheelhouse-before',
+  'wheelhouse-2w-before',
+];
 export const DEFAULT_TARGETS: TargetName[] = ['wheelhouse', 'wheelhouse-token', 'wheelhouse-2w', 'nginx', 'efs'];
 
 export interface Target {
@@ -28,6 +38,8 @@ export interface Target {
   password?: string;
   /** Per-operation counters of the file system under the server, when it can tell. */
   fsStats?: () => Promise<Record<string, number>>;
+  /** The server's process group (its primary and workers, or nginx's master and workers), for its CPU time. */
+  pgid?: number;
   stop(): Promise<void>;
 }
 
@@ -130,12 +142,14 @@ export async function startWheelhouse(opts: {
   extraArgs?: string[];
   /** Log in with user __token__ and this API token instead of the htpasswd user. */
   token?: string;
+  /** Another build's dist/main.js (--before), for a before/after comparison in one run. */
+  main?: string;
 }): Promise<Target> {
   const port = await freePort();
   const logFile = join(opts.logDir, `${opts.name}.log`);
   const fd = openSync(logFile, 'a');
   const args = [
-    join(REPO, 'dist', 'main.js'),
+    opts.main ?? join(REPO, 'dist', 'main.js'),
     '--root',
     opts.root,
     '--port',
@@ -162,6 +176,7 @@ export async function startWheelhouse(opts: {
     url,
     user: opts.token === undefined ? opts.creds.user : '__token__',
     password: opts.token ?? opts.creds.password,
+    ...(child.pid !== undefined ? { pgid: child.pid } : {}),
     async stop() {
       off();
       await stopProcess(child);
@@ -245,6 +260,7 @@ http {
     url,
     user: opts.creds.user,
     password: opts.creds.password,
+    ...(child.pid !== undefined ? { pgid: child.pid } : {}),
     async stop() {
       off();
       await stopProcess(child);
@@ -287,7 +303,7 @@ export async function startEfs(opts: { corpus: Corpus; creds: Credentials; workD
 
 export async function startTarget(
   name: TargetName,
-  ctx: { corpus: Corpus; creds: Credentials; workDir: string; log: (s: string) => void },
+  ctx: { corpus: Corpus; creds: Credentials; workDir: string; log: (s: string) => void; before?: string | undefined },
 ): Promise<Target> {
   const dir = join(ctx.workDir, `${name}-${ctx.corpus.kind}`);
   await mkdir(dir, { recursive: true });
@@ -297,6 +313,14 @@ export async function startTarget(
       const root = join(dir, 'root');
       await linkTree(ctx.corpus, root);
       return startWheelhouse({ name, root, workers: name === 'wheelhouse' ? 1 : 2, creds: ctx.creds, logDir: dir });
+    }
+    case 'wheelhouse-before':
+    case 'wheelhouse-2w-before': {
+      if (!ctx.before) throw new Error(`${name} needs --before path/to/dist/main.js (another build)`);
+      const root = join(dir, 'root');
+      await linkTree(ctx.corpus, root);
+      const workers = name === 'wheelhouse-before' ? 1 : 2;
+      return startWheelhouse({ name, root, workers, creds: ctx.creds, logDir: dir, main: ctx.before });
     }
     case 'wheelhouse-token': {
       // The wheelhouse target with API tokens on: the same htpasswd too, the token as the login.

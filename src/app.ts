@@ -14,6 +14,7 @@ import authPlugin, { type AuthPluginStats } from './plugins/auth.js';
 import { basePathPlugin, stripBasePath } from './plugins/base-path.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
+import { LoopDelay } from './plugins/loop-delay.js';
 import { pressurePlugin } from './plugins/pressure.js';
 import { securityPlugin } from './plugins/security.js';
 import { upstreamMetricsPlugin } from './plugins/upstream-metrics.js';
@@ -98,8 +99,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   // One log line per request, with its duration; never a header (credentials live there).
   // Hooks on every request take a callback rather than a promise: cheaper in a burst.
   const logRequests = ['info', 'debug', 'trace'].includes(config.logLevel);
-  app.addHook('onResponse', (request, reply, done) => {
-    if (logRequests) {
+  // Not even the hook when info lines are off: every request would call it for nothing.
+  if (logRequests) {
+    app.addHook('onResponse', (request, reply, done) => {
       request.log.info(
         {
           method: request.method,
@@ -111,9 +113,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         },
         'request',
       );
-    }
-    done();
-  });
+      done();
+    });
+  }
 
   await app.register(errorsPlugin);
   await app.register(basePathPlugin, { basePath: config.basePath, trustsPeer: (address) => trusts(address, 0) });
@@ -131,7 +133,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const authStats: AuthPluginStats = { refused: 0, outOfScope: {} };
   const access = deps.access;
   const auditStats = access?.auditStats ?? { writes: 0, failures: 0 };
+  const loopDelay = new LoopDelay();
   await app.register(metricsPlugin, {
+    loopDelay,
     status: () => deps.index.status(),
     pages: deps.index.pages.cache,
     auth: deps.credentials ? { credentials: deps.credentials.stats, throttled: () => authStats.refused } : null,
@@ -154,7 +158,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     stats: authStats,
   });
   await app.register(auditPlugin, { sink: access?.audit ?? null, stats: auditStats });
-  await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay });
+  await app.register(pressurePlugin, { maxEventLoopDelay: config.maxEventLoopDelay, loopDelay });
 
   const opts = { index: deps.index, config, welcome: deps.welcome ?? null, upstream: deps.upstream?.projects ?? null };
   await app.register(opsRoutes, opts); //          GET /health, GET /metrics

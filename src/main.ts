@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   // The files the options name are read once here, so that one that cannot be used stops the
   // start with exit code 2 before any worker is forked (a worker failing at start is replaced).
   try {
-    if (cluster.isPrimary && (config.acl !== null || config.trustedPublishers !== null)) {
+    if (cluster.isPrimary && (config.acl !== null || config.trustedPublishers !== null || config.welcome !== null)) {
       // Loaded only when a file is named: the primary of a cluster does not otherwise need the server.
       const { checkConfigFiles } = await import('./server.js');
       await checkConfigFiles(config);

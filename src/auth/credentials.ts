@@ -71,12 +71,14 @@ interface Verdict {
 }
 
 const MEMO_MAX = 10_000;
+/** Bounds what the remembered headers weigh, whatever their length (a header may be 16 KiB). */
+const MEMO_MAX_BYTES = 8 * 1024 * 1024;
 /** Wrong passwords are remembered briefly: long enough to make a repeated guess free, short enough for a typo. */
 const FAILURE_TTL_MS = 10_000;
 const FILE_FLAGS = '--passwords / WHEELHOUSE_PASSWORDS';
 const INLINE_SOURCE = '--htpasswd / WHEELHOUSE_HTPASSWD';
 
-/** One-shot hashing: a Hash object per request was a visible share of a burst's CPU. */
+/** A digest of a file's content, to tell whether it changed. */
 export function memoKey(authorization: string): string {
   return hash('sha256', authorization, 'hex');
 }
@@ -86,8 +88,11 @@ export function memoKey(authorization: string): string {
  * --username/--password (the first source naming a user wins, in that reverse order).
  *
  * bcrypt costs tens of milliseconds of CPU, and the stress profile sends Basic auth on every
- * request of 510 clients: verdicts are remembered briefly, keyed by a hash of the Authorization
- * header, and identical checks in flight share one verification.
+ * request of 510 clients: verdicts are remembered briefly, keyed by the Authorization header
+ * itself, and identical checks in flight share one verification. The header, not a digest of it:
+ * hashing it on every request was a visible share of a burst's CPU, and the map is in this
+ * process's memory only, where the header of every request passes anyway; it is bounded in
+ * entries and bytes and cleared whenever the user table changes.
  */
 export class Credentials {
   readonly stats: CredentialStats = { verifications: 0, memoHits: 0, shared: 0, failures: 0 };
@@ -111,7 +116,15 @@ export class Credentials {
     this.file = file;
     this.users = Credentials.merge(fixed, file?.value.users ?? new Map<string, string>());
     this.decoy = this.decoyHash();
-    this.memo = opts.credentialTtl > 0 ? new LRUCache<string, Verdict>({ max: MEMO_MAX, ttl: opts.credentialTtl }) : null;
+    this.memo =
+      opts.credentialTtl > 0
+        ? new LRUCache<string, Verdict>({
+            max: MEMO_MAX,
+            maxSize: MEMO_MAX_BYTES,
+            sizeCalculation: (_verdict, authorization) => authorization.length + 64,
+            ttl: opts.credentialTtl,
+          })
+        : null;
   }
 
   /**
@@ -182,7 +195,7 @@ export class Credentials {
    * request of a burst but the first takes this path.
    */
   remembered(authorization: string): CheckResult | undefined {
-    const verdict = this.memo?.get(memoKey(authorization));
+    const verdict = this.memo?.get(authorization);
     if (verdict === undefined) return undefined;
     this.stats.memoHits++;
     if (!verdict.ok) this.stats.failures++;
@@ -191,7 +204,7 @@ export class Credentials {
 
   /** A check of the same header already running, to join instead of starting another. */
   inFlight(authorization: string): Promise<CheckResult> | undefined {
-    const pending = this.inflight.get(memoKey(authorization));
+    const pending = this.inflight.get(authorization);
     if (!pending) return undefined;
     this.stats.shared++;
     return pending.then((v) => this.count(v));
@@ -203,7 +216,7 @@ export class Credentials {
    * reserves its slot there, so a burst of one credential costs one slot and one hash.
    */
   async check(user: string, password: string, authorization: string, guard?: CheckGuard): Promise<CheckResult> {
-    const key = memoKey(authorization);
+    const key = authorization;
     const remembered = this.memo?.get(key);
     if (remembered !== undefined) {
       this.stats.memoHits++;

@@ -1,12 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricType } from 'prom-client';
 import type { CredentialStats } from '../auth/credentials.js';
 import type { OidcStats } from '../auth/oidc.js';
 import type { TokenLogins } from '../auth/token-logins.js';
 import { isStorageError } from '../errors.js';
 import type { IndexStatus } from '../index/live-index.js';
 import type { PageCache } from '../index/page-cache.js';
+import type { LoopDelay, LoopDelayWindow } from './loop-delay.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,6 +22,8 @@ export interface MetricsOptions {
   auth: { credentials: CredentialStats; throttled(): number } | null;
   /** API tokens, scope refusals, trusted publishing, the audit trail. */
   access?: AccessMetrics;
+  /** The event-loop delay monitor load shedding reads; without it prom-client's own runs. */
+  loopDelay?: LoopDelay;
 }
 
 export interface AccessMetrics {
@@ -38,29 +41,37 @@ export interface AccessMetrics {
  * poll age, rescans, index size, unreadable files), the page cache, logins, and failures of the
  * volume itself.
  */
-async function metrics(app: FastifyInstance, { status, pages, auth, access }: MetricsOptions): Promise<void> {
+async function metrics(app: FastifyInstance, { status, pages, auth, access, loopDelay }: MetricsOptions): Promise<void> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'wheelhouse_process_' });
+  const prefix = 'wheelhouse_process_';
+  // prom-client's event-loop histogram wakes the loop every 10 ms for ever, even in a process
+  // serving nothing; its timer is pushed out of reach and its figures come from the monitor
+  // that load shedding wakes only while requests arrive.
+  collectDefaultMetrics({ register: registry, prefix, ...(loopDelay ? { eventLoopMonitoringPrecision: 2 ** 31 - 1 } : {}) });
+  if (loopDelay) loopDelayGauges(registry, prefix, loopDelay);
 
-  const duration = new Histogram({
-    name: 'wheelhouse_http_request_duration_seconds',
-    help: 'HTTP request durations by route',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  const durations = new RequestDurations({
+    name: DURATION_NAME,
+    help: DURATION_HELP,
+    labelNames: ['method', 'route', 'status_code'] satisfies DurationLabel[],
+    buckets: DURATION_BUCKETS,
     registers: [registry],
   });
-  // One labelled child per (method, route, status), looked up by a flat key: prom-client's own
-  // label hashing on every observe() was a visible share of a burst's CPU.
-  const children = new Map<string, { observe(v: number): void }>();
+  // Each route records into its own series through a hook of its own, its pattern known when it
+  // is added: no label hashing, no lookup of the route per request (request.routeOptions builds
+  // an object on every read). Requests no route matched are counted by the one global hook.
+  app.addHook('onRoute', (route) => {
+    const series = durations.route(route.url);
+    const record: onResponseHookHandler = (request, reply, done) => {
+      series.record(request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    const existing = route.onResponse;
+    route.onResponse = existing === undefined ? record : Array.isArray(existing) ? [record, ...existing] : [record, existing];
+  });
+  const unmatched = durations.route('unmatched');
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${request.method} ${reply.statusCode} ${route}`;
-    let child = children.get(key);
-    if (!child) {
-      child = duration.labels({ method: request.method, route, status_code: String(reply.statusCode) });
-      children.set(key, child);
-    }
-    child.observe(reply.elapsedTime / 1000);
+    if (request.is404) unmatched.record(request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 
@@ -141,6 +152,110 @@ async function metrics(app: FastifyInstance, { status, pages, auth, access }: Me
 
   if (access) accessMetrics(registry, access);
   app.decorate('metrics', registry);
+}
+
+const DURATION_NAME = 'wheelhouse_http_request_duration_seconds';
+const DURATION_HELP = 'HTTP request durations by route';
+// prom-client's typings declare the type a numeric enum; its registry writes this string.
+const HISTOGRAM_TYPE = 'histogram' as unknown as MetricType;
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** One route's request durations by method and status: bucket counts in a plain array. */
+class RouteSeries {
+  readonly route: string;
+  /** By `status` for GET (most requests), `method status` otherwise. */
+  readonly byKey = new Map<number | string, { method: string; status: number; counts: number[]; sum: number; count: number }>();
+
+  constructor(route: string) {
+    this.route = route;
+  }
+
+  record(method: string, status: number, seconds: number): void {
+    const key = method === 'GET' ? status : `${method} ${status}`;
+    let s = this.byKey.get(key);
+    if (!s) {
+      s = { method, status, counts: new Array<number>(DURATION_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+      this.byKey.set(key, s);
+    }
+    let i = 0;
+    for (const le of DURATION_BUCKETS) {
+      if (seconds <= le) break;
+      i++;
+    }
+    s.counts[i] = (s.counts[i] ?? 0) + 1;
+    s.sum += seconds;
+    s.count++;
+  }
+}
+
+/**
+ * The request-duration histogram, recorded by the routes into plain arrays (prom-client's
+ * observe() hashed the labels on every call, a visible share of a burst's CPU) and handed to
+ * prom-client's registry at scrape time in the shape its own histograms have.
+ */
+/** `le` is the buckets' label, which prom-client adds itself. */
+type DurationLabel = 'method' | 'route' | 'status_code' | 'le';
+
+class RequestDurations extends Histogram<DurationLabel> {
+  private readonly routes = new Map<string, RouteSeries>();
+
+  route(url: string): RouteSeries {
+    let series = this.routes.get(url);
+    if (!series) {
+      series = new RouteSeries(url);
+      this.routes.set(url, series);
+    }
+    return series;
+  }
+
+  /** What the registry reads for the text format (prom-client's histograms define it too). */
+  getForPromString(): ReturnType<Histogram<DurationLabel>['get']> {
+    return this.get();
+  }
+
+  override async get(): ReturnType<Histogram<DurationLabel>['get']> {
+    const values: Awaited<ReturnType<Histogram<DurationLabel>['get']>>['values'] = [];
+    const name = DURATION_NAME;
+    for (const series of this.routes.values()) {
+      for (const s of series.byKey.values()) {
+        const labels = { method: s.method, route: series.route, status_code: String(s.status) };
+        let cumulative = 0;
+        DURATION_BUCKETS.forEach((le, i) => {
+          cumulative += s.counts[i] ?? 0;
+          values.push({ labels: { ...labels, le }, value: cumulative, metricName: `${name}_bucket` });
+        });
+        values.push({ labels: { ...labels, le: '+Inf' }, value: s.count, metricName: `${name}_bucket` });
+        values.push({ labels, value: s.sum, metricName: `${name}_sum` });
+        values.push({ labels, value: s.count, metricName: `${name}_count` });
+      }
+    }
+    return { name, help: DURATION_HELP, type: HISTOGRAM_TYPE, values, aggregator: 'sum', collect: () => undefined };
+  }
+}
+
+/** prom-client's names for its event-loop figures, read from the last window the monitor sampled. */
+function loopDelayGauges(registry: Registry, prefix: string, loopDelay: LoopDelay): void {
+  const figures: Array<[string, keyof LoopDelayWindow]> = [
+    ['min', 'min'],
+    ['max', 'max'],
+    ['mean', 'mean'],
+    ['stddev', 'stddev'],
+    ['p50', 'p50'],
+    ['p90', 'p90'],
+    ['p99', 'p99'],
+  ];
+  for (const [suffix, key] of figures) {
+    const name = `${prefix}nodejs_eventloop_lag_${suffix}_seconds`;
+    registry.removeSingleMetric(name);
+    new Gauge({
+      name,
+      help: `The ${suffix} event loop lag in seconds over the last second in which requests came (sampled only then).`,
+      registers: [registry],
+      collect() {
+        this.set(loopDelay.last?.[key] ?? 0);
+      },
+    });
+  }
 }
 
 /** Counters read from a record of counts at scrape time, one label value per key. */

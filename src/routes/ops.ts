@@ -14,7 +14,7 @@ import type { RouteOptions } from './simple.js';
 export async function opsRoutes(app: FastifyInstance, { index, config, upstream }: RouteOptions): Promise<void> {
   // Load shedding never answers these: a task busy with a burst is healthy, and an ALB that
   // deregistered it would hand the burst to fewer tasks. Metrics matter most when busy.
-  const notShed = { config: { pressureHandler: () => undefined } };
+  const notShed = { config: { shed: false } };
   app.get(config.healthEndpoint, notShed, async (_request, reply) => {
     const now = Date.now();
     const s = index.status();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { errnoOf, readFresh, TooLargeFileError } from './fs-util.js';
+import { errnoOf, readSmallFresh, TooLargeFileError } from './fs-util.js';
 
 /** A token is a few dozen bytes; anything much larger is not ours. */
 const MAX_TOKEN_BYTES = 4096;
@@ -29,10 +29,10 @@ export class GenerationFile {
     this.log = log;
   }
 
-  /** The current token, or null when no writer ever bumped it. Never stat(): see readFresh. */
+  /** The current token, or null when no writer ever bumped it. Never stat(): see readFresh (open-to-close consistency on NFS). */
   async read(): Promise<string | null> {
     try {
-      return (await readFresh(this.file, MAX_TOKEN_BYTES)).toString('utf8').trim();
+      return (await readSmallFresh(this.file, MAX_TOKEN_BYTES)).toString('utf8').trim();
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') return null;
       if (!isDamaged(err)) throw err;
