@@ -156,6 +156,8 @@ function indexed(f: DistFile, str: (s: string) => string, info: ProjectInfo | nu
     uploadTime: f.uploadTime,
     info,
     yanked: false,
+    ...(f.uploader !== undefined ? { uploader: str(f.uploader) } : {}),
+    ...(f.hashes !== undefined ? { hashes: f.hashes } : {}),
   };
 }
 

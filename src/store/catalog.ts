@@ -229,6 +229,8 @@ class Encoder {
       f.metadataSha256,
       f.uploadTime,
       info,
+      this.opt(f.uploader ?? null),
+      f.hashes ?? null,
     ];
     return out + this.flush() + `${JSON.stringify(row)}\n`;
   }
@@ -371,11 +373,14 @@ class Decoder {
 
   private record(row: unknown[]): DistFile {
     const [, relpath, filename, project, displayName, version, packagetype, pythonVersion, size, mtimeMs, sha256, md5, blake2b256] = row;
-    const [requiresPython, metadataSha256, uploadTime, info] = row.slice(13);
+    // Catalogs written before uploaders and other digests were kept end after `info`.
+    const [requiresPython, metadataSha256, uploadTime, info, uploaderRef = NONE, hashes = null] = row.slice(13);
     if (!str(relpath) || !isPackageType(packagetype) || !num(size) || !num(mtimeMs)) throw new CatalogError('bad record');
     if (!str(sha256) || !str(md5) || !str(blake2b256) || !optStr(metadataSha256) || !str(uploadTime)) throw new CatalogError('bad record');
     const infoRow = info === NONE ? null : num(info) ? this.infos[info] : undefined;
     if (infoRow === undefined) throw new CatalogError('metadata number out of range');
+    if (!isDigests(hashes)) throw new CatalogError('bad record');
+    const uploader = this.opt(uploaderRef);
     return {
       relpath,
       filename: filename === NONE ? relpath : this.str(filename),
@@ -393,6 +398,8 @@ class Decoder {
       metadataSha256,
       uploadTime,
       info: infoRow,
+      ...(uploader !== null ? { uploader } : {}),
+      ...(hashes !== null ? { hashes } : {}),
     };
   }
 }
@@ -406,6 +413,8 @@ const isPackageType = (v: unknown): v is PackageType => typeof v === 'string' &&
 const str = (v: unknown): v is string => typeof v === 'string';
 const num = (v: unknown): v is number => typeof v === 'number';
 const optStr = (v: unknown): v is string | null => v === null || typeof v === 'string';
+const isDigests = (v: unknown): v is Record<string, string> | null =>
+  v === null || (typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((d) => typeof d === 'string'));
 
 function* lines(header: object, files: Iterable<DistFile>): Generator<string> {
   yield `${JSON.stringify(header)}\n`;

@@ -158,7 +158,7 @@ export class Scanner {
     const listed = this.vouchedFor(sidecars, opts.previous !== undefined);
     for (const rel of paths) {
       const k = previous?.get(rel);
-      if (k && !opts.dirty?.has(rel) && listed(k)) out.push(k);
+      if (k && !opts.dirty?.has(rel) && listed(k) && this.missingDigests(k).length === 0) out.push(k);
       else toExamine.push(rel);
     }
     if (opts.full) {

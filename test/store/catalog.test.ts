@@ -24,7 +24,10 @@ beforeEach(async () => {
 });
 afterEach(() => cleanup());
 
-/** Records of every shape the store makes: wheels and sdists, in subfolders, with and without metadata, a release's files sharing it. */
+/**
+ * Records of every shape the store makes: wheels and sdists, in subfolders, with and without
+ * metadata, a release's files sharing it, an uploader and a digest --hash-algo asked for.
+ */
 function records(): DistFile[] {
   const info = infoOf([
     'Name: Alpha_Pkg',
@@ -46,7 +49,13 @@ function records(): DistFile[] {
       displayName: 'Alpha_Pkg',
       info,
     }),
-    distFile('beta', '2.0rc1', { info: null, uploadTime: '2025-02-03T04:05:06.789Z', mtimeMs: 1_700_000_000_123 }),
+    distFile('beta', '2.0rc1', {
+      info: null,
+      uploadTime: '2025-02-03T04:05:06.789Z',
+      mtimeMs: 1_700_000_000_123,
+      uploader: 'alice',
+      hashes: { sha512: 'e'.repeat(128) },
+    }),
   ];
 }
 
