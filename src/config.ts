@@ -159,6 +159,8 @@ interface OptionSpec {
   default?: string;
   help: string;
   short?: string;
+  /** Given more than once (a list); the variable separates its values with ':' (as PATH does). */
+  multiple?: boolean;
 }
 
 /**
@@ -172,7 +174,10 @@ export const OPTIONS = {
     env: 'WHEELHOUSE_ROOT',
     type: 'string',
     default: './packages',
-    help: 'Package directory (the shared volume). Created if missing.',
+    multiple: true,
+    help:
+      'Package directory (the shared volume). Created if missing. Given more than once (or as several arguments, or ' +
+      "':'-separated in the variable), the first takes uploads and the others are served read-only.",
   },
   host: { flag: 'host', env: 'WHEELHOUSE_HOST', type: 'string', default: '0.0.0.0', help: 'Address to listen on.' },
   port: { flag: 'port', short: 'p', env: 'WHEELHOUSE_PORT', type: 'string', default: '8080', help: 'Port to listen on.' },
@@ -669,8 +674,10 @@ export interface Config extends Omit<
   Parsed,
   'root' | 'workers' | 'passwords' | 'headersTimeout' | 'welcome' | 'tokenKey' | 'trustedPublishers' | 'acl'
 > {
-  /** Absolute path of the package directory. */
+  /** Absolute path of the package directory: the one uploads go to. */
   root: string;
+  /** Absolute paths of the package directories served read-only beside it (pypiserver's extra roots). */
+  extraRoots: string[];
   workers: number;
   /** htpasswd path, or null when none is configured. */
   passwords: string | null;
@@ -696,9 +703,13 @@ function availableCpus(): number {
 
 /** Reads flags (win over) and environment, validates, and returns the typed config. */
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
-  const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
-    parseOptions[spec.flag] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}) };
+    parseOptions[spec.flag] = {
+      type: spec.type,
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.multiple ? { multiple: true } : {}),
+    };
     if (spec.type === 'boolean') parseOptions[`no-${spec.flag}`] = { type: 'boolean' };
   }
   let parsed;
@@ -706,9 +717,6 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     parsed = parseArgs({ args: argv, options: parseOptions, allowPositionals: true, strict: true });
   } catch (err) {
     throw new ConfigError((err as Error).message);
-  }
-  if (parsed.positionals.length > 1) {
-    throw new ConfigError(`one package directory only (got ${parsed.positionals.join(', ')})`);
   }
 
   const raw: Record<string, unknown> = {};
@@ -720,7 +728,12 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     else if (env[spec.env] !== undefined && env[spec.env] !== '') raw[name] = env[spec.env];
     else if (spec.default !== undefined) raw[name] = spec.default;
   }
-  if (parsed.positionals[0] !== undefined) raw.root = parsed.positionals[0];
+  // Package directories: flags, then arguments (pypiserver's `pypi-server run DIR DIR`), else the variable.
+  const flagRoots = (parsed.values.root as string[] | undefined) ?? [];
+  const argRoots = [...flagRoots, ...parsed.positionals];
+  const envRoots = env.WHEELHOUSE_ROOT ? env.WHEELHOUSE_ROOT.split(path.delimiter).filter((r) => r !== '') : [];
+  const roots = argRoots.length > 0 ? argRoots : envRoots.length > 0 ? envRoots : [OPTIONS.root.default];
+  raw.root = roots[0];
 
   const result = schema.safeParse(raw);
   if (!result.success) {
@@ -737,9 +750,11 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   const hasUsers = passwords !== null || Boolean(c.htpasswd) || Boolean(c.username);
   const tokenKey = c.tokenKey !== undefined && c.tokenKey.trim() !== '' ? TokenKeyring.parse(c.tokenKey, KEY_SOURCE) : null;
   const hasTokens = tokenKey !== null;
+  const root = path.resolve(c.root);
   return {
     ...c,
-    root: path.resolve(c.root),
+    root,
+    extraRoots: extraRootsOf(root, roots.slice(1)),
     workers: c.workers ?? availableCpus(),
     passwords,
     headersTimeout: c.headersTimeout ?? c.keepAliveTimeout + 1000,
@@ -749,6 +764,22 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     trustedPublishers: c.trustedPublishers === undefined ? null : path.resolve(c.trustedPublishers),
     acl: c.acl === undefined ? null : path.resolve(c.acl),
   };
+}
+
+/** The read-only package directories: distinct, and neither inside another nor holding one (no file listed twice). */
+function extraRootsOf(root: string, given: readonly string[]): string[] {
+  const extra = given.map((r) => path.resolve(r));
+  const all = [root, ...extra];
+  for (const [i, a] of all.entries()) {
+    for (const b of all.slice(i + 1)) {
+      if (a === b || b.startsWith(a + path.sep) || a.startsWith(b + path.sep)) {
+        throw new ConfigError(
+          `--root / WHEELHOUSE_ROOT: ${a} and ${b} overlap: every package directory must be apart, or its files would be listed twice`,
+        );
+      }
+    }
+  }
+  return extra;
 }
 
 /** `--help` text, from the same table. */

@@ -12,6 +12,11 @@ export const Errors = {
   ProjectNotFound: createError('WH_ERR_PROJECT_NOT_FOUND', 'No project named "%s" on this index', 404),
   VersionNotFound: createError('WH_ERR_VERSION_NOT_FOUND', 'Project "%s" has no version %s on this index', 404),
   FileNotFound: createError('WH_ERR_FILE_NOT_FOUND', 'No file named "%s" on this index', 404),
+  ReadOnlyFile: createError(
+    'WH_ERR_READ_ONLY_FILE',
+    '"%s" is in the read-only package directory %s (a --root after the first): remove it there, or move it to the first',
+    403,
+  ),
   NotAcceptable: createError(
     'WH_ERR_NOT_ACCEPTABLE',
     'None of the types in Accept is served here; ask for text/html, ' +

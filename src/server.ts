@@ -155,6 +155,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   const volume = new Volume(config.root, log.child({ part: 'store' }), {
     followExternalLinks: config.followExternalLinks,
     extraDigests,
+    readOnlyRoots: config.extraRoots,
   });
   const live = new LiveIndex(volume, log.child({ part: 'index' }));
   const index = new PackageIndex(live, volume, {

@@ -167,6 +167,23 @@ describe('configuration', () => {
     });
   });
 
+  it('takes several package directories: the first for uploads, the others read-only, from flags, arguments or the variable', () => {
+    expect(loadConfig([], {}).extraRoots).toEqual([]);
+    const flags = loadConfig(['-r', '/srv/new', '--root', '/srv/old', '-r', '/srv/older'], {});
+    expect([flags.root, ...flags.extraRoots]).toEqual(['/srv/new', '/srv/old', '/srv/older']);
+    const args = loadConfig(['/srv/new', '/srv/old'], { WHEELHOUSE_ROOT: '/ignored' });
+    expect([args.root, ...args.extraRoots]).toEqual(['/srv/new', '/srv/old']);
+    const env = loadConfig([], { WHEELHOUSE_ROOT: '/srv/new:/srv/old' });
+    expect([env.root, ...env.extraRoots]).toEqual(['/srv/new', '/srv/old']);
+  });
+
+  it.each([[['-r', '/srv/a', '-r', '/srv/a']], [['-r', '/srv/a', '-r', '/srv/a/old']], [['-r', '/srv/a/new', '-r', '/srv/a']]])(
+    'refuses package directories that overlap (%j), naming both',
+    (argv) => {
+      expect(() => loadConfig(argv, {})).toThrow(/--root \/ WHEELHOUSE_ROOT: \/srv\/a.* and \/srv\/a.* overlap/);
+    },
+  );
+
   it('documents every option in the README', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     for (const spec of Object.values(OPTIONS)) {

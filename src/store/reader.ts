@@ -17,7 +17,8 @@ export class FileReader {
   private readonly layout: VolumeLayout;
   private readonly sidecars: Sidecars;
   private readonly followExternalLinks: boolean;
-  private realRoot: Promise<string> | null = null;
+  /** Real paths of the package directories, for the check that a link stays inside its own. */
+  private readonly realDirs = new Map<string, Promise<string>>();
 
   constructor(layout: VolumeLayout, sidecars: Sidecars, opts: { followExternalLinks: boolean }) {
     this.layout = layout;
@@ -64,8 +65,10 @@ export class FileReader {
   private async checkedLink(full: string, file: DistFile): Promise<string> {
     const target = await fs.realpath(full);
     if (this.followExternalLinks) return target;
-    this.realRoot ??= fs.realpath(this.layout.root);
-    if (!target.startsWith((await this.realRoot) + path.sep)) throw new Errors.FileNotFound(file.filename);
+    const { dir } = this.layout.locate(file.relpath);
+    let realDir = this.realDirs.get(dir);
+    if (!realDir) this.realDirs.set(dir, (realDir = fs.realpath(dir)));
+    if (!target.startsWith((await realDir) + path.sep)) throw new Errors.FileNotFound(file.filename);
     return target;
   }
 }

@@ -173,7 +173,7 @@ export class Scanner {
     await mapLimit(toExamine, STAT_CONCURRENCY, async (rel) => {
       let st;
       try {
-        st = await fs.stat(path.join(this.layout.root, rel));
+        st = await fs.stat(this.layout.locate(rel).full);
       } catch {
         return; // removed while we listed, or a dangling link
       }
@@ -312,8 +312,8 @@ export class Scanner {
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
       } catch (err) {
-        // The root itself must be readable; a vanished subfolder is not an error.
-        if (prefix === '') throw err;
+        // A root itself must be readable; a vanished subfolder is not an error.
+        if (depth === 0) throw err;
         return;
       }
       const subdirs: Promise<void>[] = [];
@@ -331,17 +331,31 @@ export class Scanner {
       await Promise.all(subdirs);
     };
     await walk(this.layout.root, '', 0);
+    for (const ro of this.layout.readOnlyRoots) {
+      try {
+        await walk(ro.dir, ro.prefix, 0);
+      } catch (err) {
+        // One missing extra directory must not hide the others: logged, listed as empty.
+        this.log.warn({ err, dir: ro.dir }, 'a read-only package directory cannot be listed: its files are not served');
+      }
+    }
     return { files, links };
   }
 
   private async linksInsideRoot(links: string[]): Promise<string[]> {
     if (this.opts.followExternalLinks) return links;
-    const realRoot = await fs.realpath(this.layout.root);
+    const realDirs = new Map<string, Promise<string>>();
+    const realDir = (dir: string): Promise<string> => {
+      let real = realDirs.get(dir);
+      if (!real) realDirs.set(dir, (real = fs.realpath(dir)));
+      return real;
+    };
     const inside: string[] = [];
     await mapLimit(links, STAT_CONCURRENCY, async (rel) => {
       try {
-        const target = await fs.realpath(path.join(this.layout.root, rel));
-        if (target.startsWith(realRoot + path.sep)) inside.push(rel);
+        const { dir, full } = this.layout.locate(rel);
+        const target = await fs.realpath(full);
+        if (target.startsWith((await realDir(dir)) + path.sep)) inside.push(rel);
         else this.log.warn({ file: rel, target }, 'not serving a link that points outside the package directory (--follow-external-links)');
       } catch {
         // dangling
@@ -357,7 +371,7 @@ export class Scanner {
   /** A record with the digests it lacks, from one read of its file. */
   private async addDigests(record: DistFile): Promise<DistFile> {
     const hasher = new ExtraHash(this.missingDigests(record));
-    await pipeline(createReadStream(path.join(this.layout.root, record.relpath), { highWaterMark: READ_CHUNK }), hasher, sink());
+    await pipeline(createReadStream(this.layout.locate(record.relpath).full, { highWaterMark: READ_CHUNK }), hasher, sink());
     if (hasher.size !== record.size) throw new Error(`changed while it was read (${record.size} bytes listed, ${hasher.size} read)`);
     return { ...record, hashes: { ...record.hashes, ...hasher.digests() } };
   }
@@ -368,7 +382,7 @@ export class Scanner {
    * of two opens, and no 1 MiB read buffer per small file for the collector.
    */
   private async describe(rel: string, size: number, mtimeMs: number): Promise<{ record: DistFile; metadata: Buffer | null }> {
-    const full = path.join(this.layout.root, rel);
+    const full = this.layout.locate(rel).full;
     const parsed = parseFilename(path.posix.basename(rel));
     if (!parsed) throw new Error(`not a distribution filename: ${rel}`);
     let digests: Digests;

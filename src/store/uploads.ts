@@ -241,6 +241,11 @@ export class Uploads {
 
   /** Removes distribution files, then bumps the generation. Returns the paths actually removed. */
   async remove(files: readonly DistFile[]): Promise<string[]> {
+    // All or nothing: a release with a file in a read-only directory keeps every file.
+    for (const f of files) {
+      const ro = this.layout.readOnlyRootOf(f.relpath);
+      if (ro) throw new Errors.ReadOnlyFile(f.filename, ro.dir);
+    }
     const removed: string[] = [];
     try {
       for (const f of files) {

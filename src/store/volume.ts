@@ -27,6 +27,8 @@ export interface VolumeOptions {
   verifyPerScan?: number;
   /** Digests every record must carry besides sha256, md5 and blake2b (hashlib names, e.g. sha512). */
   extraDigests?: readonly string[];
+  /** Package directories served read-only beside the root (pypiserver's extra roots). */
+  readOnlyRoots?: readonly string[];
 }
 
 /**
@@ -45,7 +47,7 @@ export class Volume {
 
   constructor(root: string, log: VolumeLogger = silent, opts: VolumeOptions = {}) {
     this.log = log;
-    this.layout = new VolumeLayout(root);
+    this.layout = new VolumeLayout(root, opts.readOnlyRoots ?? []);
     const sidecars = new Sidecars(this.layout);
     const followExternalLinks = opts.followExternalLinks ?? false;
     const extraDigests = opts.extraDigests ?? [];

@@ -218,3 +218,28 @@ describe('--hash-algo: the digest in the simple pages file links', () => {
     });
   }
 });
+
+describe('several package directories (-r repeated, as pypiserver takes them)', () => {
+  it('installs with the oldest and the newest pip a chain whose files are spread over a directory and a read-only one', async () => {
+    const first = path.join(dir, 'roots-first');
+    const second = path.join(dir, 'roots-second');
+    await mkdir(first);
+    await mkdir(path.join(second, 'team'), { recursive: true });
+    await copyDists(['whtest_chain_a-*.whl'], first);
+    await copyDists(['whtest_chain_b-*.whl'], second);
+    await copyDists(['whtest_chain_c-*.whl'], path.join(second, 'team'));
+    const s = await startServer({
+      root: first,
+      args: ['-r', second, '--authenticate', '.', '--passwords', '.', '--max-event-loop-delay', '0'],
+    });
+    try {
+      for (const pip of [pipByVersion('18.1'), pipByVersion('newest')]) {
+        const { result, installed } = await install(pip, `${s.url}/simple/`, ['whtest-chain-a']);
+        expect(result.code, out(result)).toBe(0);
+        expect(installed).toEqual({ 'whtest-chain-a': '1.0', 'whtest-chain-b': '1.0', 'whtest-chain-c': '1.0' });
+      }
+    } finally {
+      await s.stop();
+    }
+  });
+});
