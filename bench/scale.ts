@@ -53,8 +53,10 @@ export const MOUNT = { attrTimeout: 3, entryTimeout: 3, metaDelayMs: 1.5, readDe
  * rendering tens of thousands of pages (their garbage), hence the 64 MiB of headroom.
  */
 export const BUDGET = {
-  loadedMiB: (files: number) => 150 + (files * 1.9) / 1024,
-  renderedMiB: (files: number) => 150 + 64 + 64 + (files * 1.9) / 1024,
+  // Two runs on one 100,000-file volume measured 329 and 348 MiB after load: the base leaves room
+  // for when the last garbage collection happened.
+  loadedMiB: (files: number) => 170 + (files * 1.9) / 1024,
+  renderedMiB: (files: number) => 170 + 64 + 64 + (files * 1.9) / 1024,
 };
 /** The targets. */
 const TARGET = { startMs: 10_000, burstRatio: 1.2, uploadLagMs: 2_000 };
