@@ -16,6 +16,10 @@ export default defineConfig({
     include: timed ? TIMED : ['test/**/*.test.ts'],
     exclude: timed ? [] : TIMED,
     fileParallelism: !timed,
+    // Two files at a time in the first phase: most of its time is spent waiting on other
+    // processes (pip, terraform, podman, servers), which vitest's default of one worker per
+    // spare CPU (one, on a 2-CPU CI host) leaves waiting in line.
+    maxWorkers: timed ? 1 : 2,
     testTimeout: 60_000,
     hookTimeout: 900_000,
     pool: 'forks',
