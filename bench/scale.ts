@@ -33,6 +33,7 @@ import type { ScanStats } from '../src/store/scanner.js';
 import { createServer } from '../src/server.js';
 import { Volume } from '../src/store/volume.js';
 import { mountNfsLike } from '../test/helpers/nfs-mount.js';
+import { collectJsonLogs } from '../test/helpers/server.js';
 import { uploadWheel, wheelBytes } from '../test/helpers/upload.js';
 import { makeReferenceCorpus } from './corpus.js';
 import { runReference } from './drivers/reference.js';
@@ -163,20 +164,7 @@ async function startServer(root: string, creds: Credentials, opts: { workers?: n
     { env, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const logs: Record<string, unknown>[] = [];
-  let buf = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-    }
-  });
+  collectJsonLogs(proc.stdout, logs);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const url = `http://127.0.0.1:${port}`;
   let liveMs = -1;

@@ -10,6 +10,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildReferenceWheel, REFERENCE_VERSIONS, referenceWheel } from '../corpus.js';
+import { rng } from './stats.js';
 import { writeZip } from './zip.js';
 
 export interface ScaleCorpus {
@@ -18,18 +19,6 @@ export interface ScaleCorpus {
   bytes: number;
   /** Normalized names of every project, the reference ones included. */
   names: string[];
-}
-
-/** A small fast PRNG (mulberry32): the same corpus for the same size on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ORGS = ['acme', 'contoso', 'initech', 'globex', 'umbrella', 'hooli', 'stark', 'wayne', 'tyrell', 'cyberdyne', 'aperture', 'oscorp'];

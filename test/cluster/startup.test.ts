@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mountNfsLike, type NfsMount } from '../helpers/nfs-mount.js';
-import { freePort, MAIN, REPO, tempDir } from '../helpers/server.js';
+import { collectJsonLogs, freePort, MAIN, REPO, tempDir } from '../helpers/server.js';
 import { wheelBytes } from '../helpers/upload.js';
 
 const PROBE = path.join(REPO, 'dist', 'healthcheck.js');
@@ -71,20 +71,7 @@ async function startTask(root: string, workers: number): Promise<Task> {
   );
   proc = child;
   const task: Task = { port, spawnedAt: performance.now(), logs: [] };
-  let buf = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        task.logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-    }
-  });
+  collectJsonLogs(child.stdout, task.logs);
   child.stderr.resume();
   return task;
 }

@@ -4,20 +4,17 @@
 // token, no file and no audit line behind.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN_PREFIX, decodeToken } from '../../src/auth/api-tokens.js';
 import { readAuditTrail } from '../../src/store/audit-log.js';
 import { makeWheel } from '../helpers/dists.js';
-import { type TestIssuer, startOidcIssuer } from '../helpers/oidc-issuer.js';
-import { cleanPipEnv, run, twine } from '../helpers/python.js';
+import { publishActionExchange, type TestIssuer, startOidcIssuer } from '../helpers/oidc-issuer.js';
+import { twine } from '../helpers/python.js';
 import { type RunningServer, startServer, tempDir, waitFor } from '../helpers/server.js';
 import { type TlsProxy, startTlsProxy } from '../helpers/tls-proxy.js';
 
 const KEY = 'trusted-publishing-e2e-key-0123456789abcdef';
 const AUDIENCE = 'wheelhouse-e2e';
-const EXCHANGE = fileURLToPath(new URL('../helpers/oidc-exchange.py', import.meta.url));
-
 let dir: string;
 let cleanup: (() => void) | undefined;
 let root: string;
@@ -78,22 +75,7 @@ afterAll(async () => {
 });
 
 /** The publish action's oidc-exchange step, as the action runs it in a GitHub Actions job. */
-async function exchange(repositoryUrl: string) {
-  const summary = path.join(dir, `summary-${Math.random().toString(36).slice(2)}.md`);
-  const result = await run('/usr/bin/python3', [EXCHANGE], {
-    env: cleanPipEnv({
-      INPUT_REPOSITORY_URL: repositoryUrl,
-      GITHUB_ACTIONS: 'true',
-      GITHUB_STEP_SUMMARY: summary,
-      ACTIONS_ID_TOKEN_REQUEST_URL: issuer.idTokenRequestUrl,
-      ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.idTokenRequestToken,
-      REQUESTS_CA_BUNDLE: proxy.certFile,
-      NO_PROXY: '127.0.0.1,localhost',
-    }),
-    timeoutMs: 60_000,
-  });
-  return { ...result, token: result.stdout.trim().split('\n').pop() ?? '' };
-}
+const exchange = (repositoryUrl: string) => publishActionExchange({ repositoryUrl, issuer, certFile: proxy.certFile, dir });
 
 // requests lets REQUESTS_CA_BUNDLE win over twine's --cert: the machine's bundle must not answer.
 const twineUpload = (token: string, files: string[]) =>

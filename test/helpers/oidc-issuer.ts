@@ -6,6 +6,11 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, type JWK, SignJWT, base64url, exportJWK, exportSPKI, generateKeyPair } from 'jose';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cleanPipEnv, run, type RunResult } from './python.js';
+
+const EXCHANGE = fileURLToPath(new URL('./oidc-exchange.py', import.meta.url));
 
 export type Claims = Record<string, unknown>;
 export type SigningAlg = 'RS256' | 'ES256';
@@ -252,4 +257,29 @@ export async function startOidcIssuer(opts: { path?: string; audience?: string }
     close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
   };
   return issuer;
+}
+
+/** The PyPA publish action's oidc-exchange step (`oidc-exchange.py`), as it runs in a GitHub Actions job. */
+export async function publishActionExchange(opts: {
+  repositoryUrl: string;
+  issuer: Pick<TestIssuer, 'idTokenRequestUrl' | 'idTokenRequestToken'>;
+  /** The CA bundle that trusts the index's TLS certificate. */
+  certFile: string;
+  /** Where the step summary goes. */
+  dir: string;
+}): Promise<RunResult & { token: string }> {
+  const summary = path.join(opts.dir, `summary-${Math.random().toString(36).slice(2)}.md`);
+  const result = await run('/usr/bin/python3', [EXCHANGE], {
+    env: cleanPipEnv({
+      INPUT_REPOSITORY_URL: opts.repositoryUrl,
+      GITHUB_ACTIONS: 'true',
+      GITHUB_STEP_SUMMARY: summary,
+      ACTIONS_ID_TOKEN_REQUEST_URL: opts.issuer.idTokenRequestUrl,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: opts.issuer.idTokenRequestToken,
+      REQUESTS_CA_BUNDLE: opts.certFile,
+      NO_PROXY: '127.0.0.1,localhost',
+    }),
+    timeoutMs: 60_000,
+  });
+  return { ...result, token: result.stdout.trim().split('\n').pop() ?? '' };
 }

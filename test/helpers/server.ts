@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const MAIN = path.join(REPO, 'dist', 'main.js');
@@ -116,4 +117,22 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** Collects a server's JSON log lines (pino's default output) from its stdout as they come. */
+export function collectJsonLogs(stdout: Readable, into: Record<string, unknown>[]): void {
+  let buf = '';
+  stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        into.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
 }

@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenKeyring, tokenAllows, verifyToken } from '../../src/auth/api-tokens.js';
@@ -11,13 +10,10 @@ import { OidcVerifier } from '../../src/auth/oidc.js';
 import { type MintResult, TrustedPublishing, parseTrustedPublishers } from '../../src/auth/trusted-publishers.js';
 import { type OidcRouteOptions, oidcRoutes } from '../../src/routes/oidc.js';
 import { AuditLog, readAuditTrail } from '../../src/store/audit-log.js';
-import { type TestIssuer, startOidcIssuer } from '../helpers/oidc-issuer.js';
-import { cleanPipEnv, run } from '../helpers/python.js';
+import { publishActionExchange, type TestIssuer, startOidcIssuer } from '../helpers/oidc-issuer.js';
 
 const AUDIENCE = 'wheelhouse-test';
 const keyring = TokenKeyring.parse('oidc-route-test-key-0123456789-abcdefghij', 'test');
-const EXCHANGE = fileURLToPath(new URL('../helpers/oidc-exchange.py', import.meta.url));
-
 let issuer: TestIssuer;
 let dir: string;
 
@@ -220,22 +216,7 @@ describe('the publish action’s exchange, against a server with only these rout
     await audit.close();
   });
 
-  async function exchange(repositoryUrl: string) {
-    const summary = join(dir, `summary-${Math.random().toString(36).slice(2)}.md`);
-    const result = await run('/usr/bin/python3', [EXCHANGE], {
-      env: cleanPipEnv({
-        INPUT_REPOSITORY_URL: repositoryUrl,
-        GITHUB_ACTIONS: 'true',
-        GITHUB_STEP_SUMMARY: summary,
-        ACTIONS_ID_TOKEN_REQUEST_URL: issuer.idTokenRequestUrl,
-        ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.idTokenRequestToken,
-        REQUESTS_CA_BUNDLE: tls.certFile,
-        NO_PROXY: '127.0.0.1,localhost',
-      }),
-      timeoutMs: 60_000,
-    });
-    return { ...result, token: result.stdout.trim().split('\n').pop() ?? '' };
-  }
+  const exchange = (repositoryUrl: string) => publishActionExchange({ repositoryUrl, issuer, certFile: tls.certFile, dir });
 
   it.each([
     ['the bare host', (p: number) => `https://127.0.0.1:${p}/`],
