@@ -110,6 +110,14 @@ export async function measureRescans(
         stats.push(r.stats);
         return r;
       },
+      changesUpTo: (token) => volume.changesUpTo(token),
+      syncChanges: () => volume.syncChanges(),
+      forgetChanges: () => volume.forgetChanges(),
+      examine: async (change, previous) => {
+        const r = await volume.examine(change, previous);
+        stats.push(r.stats);
+        return r;
+      },
       readCatalog: () => volume.readCatalog(),
       writeCatalog: (files, tag, minAgeMs) => volume.writeCatalog(files, tag, minAgeMs),
     };

@@ -1,6 +1,7 @@
 import type { CatalogWrite } from '../store/catalog.js';
+import type { Change } from '../store/change-notes.js';
 import type { DistFile } from '../store/dist-file.js';
-import type { ScanProgress } from '../store/scanner.js';
+import type { ScanProgress, ScanStats } from '../store/scanner.js';
 import { Compactor } from './compact.js';
 import { LayeredMap } from './layered-map.js';
 import type { IndexLogger, IndexSource } from './ports.js';
@@ -8,6 +9,18 @@ import { Snapshot } from './snapshot.js';
 
 /** A token no generation file holds: the next poll rescans whatever it reads. */
 const RETRY = '\0retry';
+
+/**
+ * What a scan is to do. A listing scan lists the volume (a full one also re-checks a slice of what
+ * it trusts) and re-examines `dirty`; a scan without listing looks only at `dirty`, the paths the
+ * writers' change notes name, and at the yanks if a note says they changed.
+ */
+interface ScanRequest {
+  full: boolean;
+  listing: boolean;
+  dirty: Set<string>;
+  yanks: boolean;
+}
 
 /** A write of this process, applied to the snapshot at once and replayed over a scan that listed before it. */
 export interface LocalChange {
@@ -45,7 +58,9 @@ export interface IndexStatus {
  * Keeps the in-memory snapshot of the volume current: the refresh protocol.
  *
  * Consistency with other processes comes from the generation file: poll() reads the token and,
- * when it changed, rescans the volume off to the side and swaps the new snapshot in whole.
+ * when it changed, rescans the volume off to the side and swaps the new snapshot in whole. The
+ * rescan looks only at what the writers' change notes name when they vouch for every change up to
+ * that token, and lists the volume otherwise.
  * This process's own writes are applied at once (read-your-writes) and survive a concurrent
  * rescan that listed the volume before them.
  */
@@ -74,7 +89,7 @@ export class LiveIndex {
   private catalogFailing = false;
 
   private running: Promise<void> | null = null;
-  private pending: { full: boolean; dirty: Set<string> } | null = null;
+  private pending: ScanRequest | null = null;
   private seq = 0;
   private local: (LocalChange & { seq: number })[] = [];
 
@@ -190,10 +205,13 @@ export class LiveIndex {
     }
     this.seen = token;
     for (const listener of this.generationListeners) listener();
-    const run = this.rescan({ full: false }).then(() => {
-      // A later poll may have seen a newer token meanwhile; it applies its own.
-      if (this.seen === token) this.token = token;
-    });
+    // Set before the first await, so a poll that reads the same token meanwhile waits for this one.
+    const run = (token === null ? Promise.resolve(null) : this.source.changesUpTo(token))
+      .then((change) => this.rescan(change ? { full: false, change } : { full: false }))
+      .then(() => {
+        // A later poll may have seen a newer token meanwhile; it applies its own.
+        if (this.seen === token) this.token = token;
+      });
     this.catchingUp = run.catch(() => undefined);
     try {
       await run;
@@ -212,19 +230,36 @@ export class LiveIndex {
   rescan(opts: {
     full: boolean;
     dirty?: Iterable<string>;
+    /** Look only at what these notes name, without listing the volume. */
+    change?: Change;
     progress?: ScanProgress;
     /** Records to trust instead of the snapshot's (the catalog, at load), read while the volume is listed. */
     seed?: Promise<ReadonlyMap<string, DistFile> | null>;
   }): Promise<void> {
+    const request: ScanRequest = {
+      full: opts.full,
+      listing: opts.full || !opts.change,
+      dirty: new Set([...(opts.dirty ?? []), ...(opts.change?.paths ?? [])]),
+      yanks: opts.change?.yanks ?? false,
+    };
     if (this.running) {
-      this.pending ??= { full: false, dirty: new Set() };
-      this.pending.full ||= opts.full;
-      for (const d of opts.dirty ?? []) this.pending.dirty.add(d);
+      // Merged into one more run after this one: it lists if any request did.
+      this.pending ??= { full: false, listing: false, dirty: new Set(), yanks: false };
+      this.pending.full ||= request.full;
+      this.pending.listing ||= request.listing;
+      this.pending.yanks ||= request.yanks;
+      for (const d of request.dirty) this.pending.dirty.add(d);
       return this.running.then(() => this.drainPending());
     }
-    this.running = this.runScan(opts.full, new Set(opts.dirty ?? []), opts.progress, opts.seed).finally(() => {
-      this.running = null;
-    });
+    this.running = this.runScan(request, opts.progress, opts.seed)
+      .catch((err: unknown) => {
+        // What this scan was to apply is not in the index: the next poll must list the volume.
+        this.source.forgetChanges();
+        throw err;
+      })
+      .finally(() => {
+        this.running = null;
+      });
     return this.running.then(() => this.drainPending());
   }
 
@@ -232,17 +267,22 @@ export class LiveIndex {
     if (!this.pending || this.running) return this.running ?? Promise.resolve();
     const next = this.pending;
     this.pending = null;
-    return this.rescan(next);
+    return this.rescan(
+      next.listing ? { full: next.full, dirty: next.dirty } : { full: false, change: { paths: [...next.dirty], yanks: next.yanks } },
+    );
   }
 
   private async runScan(
-    full: boolean,
-    dirty: Set<string>,
+    request: ScanRequest,
     progress?: ScanProgress,
     seed?: Promise<ReadonlyMap<string, DistFile> | null>,
   ): Promise<void> {
+    const { full, dirty } = request;
     const startSeq = this.seq;
     const before = this.snap.files;
+    if (!request.listing && !seed) return this.applyNotedChange(request, before, startSeq);
+    // Every note present before the listing names files the listing sees.
+    await this.source.syncChanges();
     const result = await this.source.scan({
       full,
       ...(seed ? { seed } : { previous: before }),
@@ -263,18 +303,45 @@ export class LiveIndex {
       // volume of 100,000 files rebuilds one project.
       ({ files, changed } = this.diff(before, result.files, compactor));
     }
-    let yanks: Map<string, string> = result.yanks;
+    this.swapIn(files, result.yanks, changed, startSeq, result.stats, seed ? 'load' : full ? 'full' : 'fast');
+  }
+
+  /** A scan of what notes name: the snapshot with those paths looked at again, nothing listed. */
+  private async applyNotedChange(request: ScanRequest, before: ReadonlyMap<string, DistFile>, startSeq: number): Promise<void> {
+    const result = await this.source.examine({ paths: [...request.dirty], yanks: request.yanks }, before);
+    const compactor = new Compactor();
+    const put = new Map<string, DistFile>();
+    const changed = new Set<string>(result.gone);
+    for (const f of result.put) {
+      put.set(f.relpath, compactor.record(f));
+      changed.add(f.relpath);
+    }
+    const files = put.size + result.gone.length > 0 ? LayeredMap.over(before, put, result.gone) : before;
+    this.swapIn(files, result.yanks ?? this.snap.yanks, changed, startSeq, result.stats, 'notes');
+  }
+
+  /** Replays this process's writes made while the scan ran over its result, and swaps the result in. */
+  private swapIn(
+    scanned: ReadonlyMap<string, DistFile>,
+    scannedYanks: ReadonlyMap<string, string>,
+    changed: Set<string> | undefined,
+    startSeq: number,
+    stats: ScanStats,
+    kind: 'load' | 'full' | 'fast' | 'notes',
+  ): void {
+    let files = scanned;
+    let yanks: ReadonlyMap<string, string> = scannedYanks;
     // Local writes that happened while the scan was listing are not in its result: replay them.
     for (const change of this.local) {
       if (change.seq <= startSeq) continue;
       ({ files, yanks } = applyChange(files, yanks, change));
       for (const rel of [...(change.remove ?? []), ...(change.add ?? []).map((f) => f.relpath)]) changed?.add(rel);
     }
-    // Every later scan lists the volume after these writes: nothing left to replay.
+    // Every later scan starts from this snapshot, which holds these writes: nothing left to replay.
     this.local = [];
     this.snap = new Snapshot(files, yanks, this.snap, changed);
     this.rescans++;
-    const { stats } = result;
+    const full = kind === 'full';
     this.lastRescan = {
       at: Date.now(),
       durationMs: stats.durationMs,
@@ -283,9 +350,8 @@ export class LiveIndex {
       hashed: stats.hashed,
       unreadable: stats.failed,
     };
-    const kind = seed ? 'load' : full ? 'full' : 'fast';
     if (stats.failed > 0) this.log.error({ ...stats, full, kind }, 'files on the volume could not be read and are not served');
-    else if (stats.hashed > 0 || full || seed || !this.ready) {
+    else if (stats.hashed > 0 || full || kind === 'load' || !this.ready) {
       this.log.info({ ...stats, full, kind, projects: this.snap.projects.size }, 'index rescanned');
     }
   }

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { ParsedFilename } from '../pypi/names.js';
 import type { CatalogContents, CatalogWrite } from '../store/catalog.js';
 import type { DistFile } from '../store/dist-file.js';
-import type { ScanOptions, ScanResult } from '../store/scanner.js';
+import type { Change } from '../store/change-notes.js';
+import type { PartialScanResult, ScanOptions, ScanResult } from '../store/scanner.js';
 import type { PublishOptions, Published, Staged } from '../store/uploads.js';
 
 /*
@@ -17,6 +18,17 @@ export interface IndexSource {
   /** False when the state folder is gone: the volume is unmounted or was swapped under us. */
   stateDirExists(): Promise<boolean>;
   scan(opts: ScanOptions): Promise<ScanResult>;
+  /**
+   * What the writers' notes say changed since the last call, up to `token`; null when they cannot
+   * vouch for it and the volume must be listed (store/change-notes.ts).
+   */
+  changesUpTo(token: string): Promise<Change | null>;
+  /** Called before the volume is listed: the notes present now are accounted for by that listing. */
+  syncChanges(): Promise<void>;
+  /** Called when a scan failed: the next poll lists the volume. */
+  forgetChanges(): void;
+  /** Looks again at the paths of a change only. */
+  examine(change: Change, previous: ReadonlyMap<string, DistFile>): Promise<PartialScanResult>;
   /** Every record as a task last wrote them down in one file, or null: a cache of the sidecars (store/catalog.ts). */
   readCatalog(): Promise<CatalogContents | null>;
   /** Writes the catalog unless the volume's has this digest, or is younger than minAgeMs. */
@@ -46,6 +58,8 @@ export interface IndexWriter {
 /** The refresher's chores: sweeping dead uploads and, on a local disk, watching for hand-copied files. */
 export interface RefresherVolume {
   sweepIncoming(maxAgeMs: number): Promise<number>;
+  /** Removes change notes old enough that every reader has seen them or lists the volume anyway. */
+  pruneChanges(): Promise<number>;
   isLocalDisk(): Promise<boolean>;
   watch(onChange: (dirty: Set<string>) => void): { close(): Promise<void> };
 }

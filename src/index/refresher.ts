@@ -92,6 +92,12 @@ export class Refresher {
     } catch (err) {
       this.opts.log.warn({ err }, 'could not sweep incoming/');
     }
+    try {
+      await this.volume.pruneChanges();
+    } catch (err) {
+      // Old notes cost a longer listing of changes/ at each poll, nothing else.
+      this.opts.log.warn({ err }, 'could not prune old change notes');
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Change, ChangeNotes } from './change-notes.js';
 import { errnoOf, readSmallFresh, TooLargeFileError } from './fs-util.js';
 
 /** A token is a few dozen bytes; anything much larger is not ours. */
 const MAX_TOKEN_BYTES = 4096;
 
 export interface GenerationLogger {
+  warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
@@ -24,9 +26,12 @@ export class GenerationFile {
   readonly file: string;
   private readonly log: GenerationLogger | undefined;
 
-  constructor(stateDir: string, log?: GenerationLogger) {
+  private readonly notes: ChangeNotes | undefined;
+
+  constructor(stateDir: string, log?: GenerationLogger, notes?: ChangeNotes) {
     this.file = path.join(stateDir, 'generation');
     this.log = log;
+    this.notes = notes;
   }
 
   /** The current token, or null when no writer ever bumped it. Never stat(): see readFresh (open-to-close consistency on NFS). */
@@ -41,9 +46,18 @@ export class GenerationFile {
     }
   }
 
-  /** Publishes a fresh unique token: temp file, fsync, rename over. Returns the token. */
-  async bump(): Promise<string> {
+  /**
+   * Publishes a fresh unique token: temp file, fsync, rename over. Returns the token. With a
+   * change, a note of it goes first (store/change-notes.ts); a note that cannot be written only
+   * makes the readers list the volume for this token.
+   */
+  async bump(change?: Change): Promise<string> {
     const token = `${Date.now().toString(36)}-${randomBytes(12).toString('hex')}`;
+    if (change && this.notes) {
+      await this.notes.write(token, change).catch((err: unknown) => {
+        this.log?.warn({ err, dir: this.notes?.dir }, 'could not write a change note; other tasks list the volume to find this change');
+      });
+    }
     const tmp = `${this.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     const handle = await fs.open(tmp, 'wx');
     try {

@@ -4,7 +4,8 @@ import { Errors } from '../errors.js';
 /**
  * Where everything lives on the volume. Distributions in `<root>/` (and subfolders, served
  * read-only), this server's state in `<root>/.wheelhouse/`: the generation file, `incoming/`
- * (uploads in flight), `meta/` (sidecars), `yanked/` (PEP 592 state).
+ * (uploads in flight), `meta/` (sidecars), `yanked/` (PEP 592 state), `changes/` (what each
+ * generation bump changed).
  */
 /** A package directory served read-only beside the root, its files listed under `prefix`. */
 export interface ReadOnlyRoot {
@@ -19,6 +20,8 @@ export class VolumeLayout {
   readonly metaDir: string;
   readonly incomingDir: string;
   readonly yankDir: string;
+  /** Writers' notes of what each generation bump changed (store/change-notes.ts). */
+  readonly changesDir: string;
   /**
    * pypiserver's extra roots. Their files' paths start with `~N/` (a segment no distribution name
    * has), so one index, one catalog and one sidecar folder hold every root's records, and a path
@@ -32,6 +35,7 @@ export class VolumeLayout {
     this.metaDir = path.join(this.stateDir, 'meta');
     this.incomingDir = path.join(this.stateDir, 'incoming');
     this.yankDir = path.join(this.stateDir, 'yanked');
+    this.changesDir = path.join(this.stateDir, 'changes');
     this.readOnlyRoots = readOnlyRoots.map((dir, i) => ({ prefix: `~${i + 2}/`, dir: path.resolve(dir) }));
   }
 

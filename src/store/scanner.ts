@@ -2,6 +2,7 @@ import { createReadStream, promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseFilename } from '../pypi/names.js';
+import type { Change } from './change-notes.js';
 import type { DistFile } from './dist-file.js';
 import { errnoOf, mapLimit, READ_CHUNK, readFresh, readToEnd } from './fs-util.js';
 import { digestsOf, ExtraHash, MultiHash, sink, type Digests } from './hashing.js';
@@ -70,6 +71,14 @@ export interface ScanResult {
   stats: ScanStats;
 }
 
+/** What a look at a change's paths found: records new or replaced, paths gone, and the yanks if the change asked for them. */
+export interface PartialScanResult {
+  put: DistFile[];
+  gone: string[];
+  yanks: Map<string, string> | null;
+  stats: ScanStats;
+}
+
 export interface ScannerOptions {
   /** Serve symlinks whose target is outside the root (an operator's deliberate links). */
   followExternalLinks: boolean;
@@ -126,17 +135,7 @@ export class Scanner {
    */
   async scan(opts: ScanOptions): Promise<ScanResult> {
     const started = performance.now();
-    const stats: ScanStats = {
-      listed: 0,
-      statted: 0,
-      verified: 0,
-      sidecarsRead: 0,
-      hashed: 0,
-      invalid: 0,
-      failed: 0,
-      unsaved: 0,
-      durationMs: 0,
-    };
+    const stats = emptyStats();
     // The catalog is read while the volume is listed: on EFS both are round trips.
     const [listing, sidecars, yanks, seeded] = await Promise.all([
       this.listEntries(),
@@ -168,6 +167,49 @@ export class Scanner {
       stats.verified = verify.size;
     }
 
+    for (const f of await this.examineFiles(toExamine, previous, (stem) => sidecars.has(stem), stats, opts.progress)) out.push(f);
+    stats.durationMs = performance.now() - started;
+    return { files: out, yanks, stats };
+  }
+
+  /**
+   * Looks again only at the paths a change names (store/change-notes.ts), for a reader that
+   * trusts everything else it holds: no listing. Their sidecars are read by name (writers write
+   * them before they note the change); yanks are read again only when the change says so.
+   */
+  async examine(change: Change, previous: ReadonlyMap<string, DistFile>): Promise<PartialScanResult> {
+    const started = performance.now();
+    const stats = emptyStats();
+    // A noted path that is not a distribution name and not indexed is nothing the index serves.
+    const paths = change.paths.filter((rel) => previous.has(rel) || parseFilename(path.posix.basename(rel)) !== null);
+    const [found, yanks] = await Promise.all([
+      this.examineFiles(paths, previous, () => true, stats, undefined),
+      change.yanks ? this.readYanks() : Promise.resolve(null),
+    ]);
+    const present = new Set(found.map((f) => f.relpath));
+    stats.listed = found.length;
+    stats.durationMs = performance.now() - started;
+    return {
+      put: found.filter((f) => previous.get(f.relpath) !== f),
+      gone: paths.filter((rel) => !present.has(rel)),
+      yanks,
+      stats,
+    };
+  }
+
+  /**
+   * Stats each path and describes the files it finds: unchanged (same size and mtime as
+   * `previous`), from their sidecar when `hasSidecar` says there is one, else hashed (and the
+   * sidecar written). Paths that are gone or not files are left out.
+   */
+  private async examineFiles(
+    toExamine: readonly string[],
+    previous: ReadonlyMap<string, DistFile> | undefined,
+    hasSidecar: (stem: string) => boolean,
+    stats: ScanStats,
+    progress: ScanProgress | undefined,
+  ): Promise<DistFile[]> {
+    const out: DistFile[] = [];
     const needHash: { rel: string; size: number; mtimeMs: number }[] = [];
     const needDigests: DistFile[] = [];
     await mapLimit(toExamine, STAT_CONCURRENCY, async (rel) => {
@@ -187,7 +229,7 @@ export class Scanner {
         return;
       }
       const stem = Sidecars.stemOf(rel, size, mtimeMs);
-      if (sidecars.has(stem)) {
+      if (hasSidecar(stem)) {
         stats.sidecarsRead++;
         const record = await this.sidecars.read(stem);
         if (record?.relpath === rel) {
@@ -205,7 +247,7 @@ export class Scanner {
       try {
         completed = await this.addDigests(record);
         stats.hashed++;
-        if (opts.progress) opts.progress.hashed++;
+        if (progress) progress.hashed++;
       } catch (err) {
         // Served with the digests it has; the pages fall back to sha256 for it.
         this.log.warn({ file: record.relpath, err }, 'could not compute the digests --hash-algo asks for');
@@ -226,7 +268,7 @@ export class Scanner {
       try {
         described = await this.describe(rel, size, mtimeMs);
         stats.hashed++;
-        if (opts.progress) opts.progress.hashed++;
+        if (progress) progress.hashed++;
       } catch (err) {
         // One unreadable or corrupt file must not hide the rest of the volume.
         if (errnoOf(err) !== undefined) stats.failed++;
@@ -246,7 +288,7 @@ export class Scanner {
       // Bytes that differ from what a listed sidecar says make that sidecar stale: removing it
       // tells every other task (which trusts records by their sidecar's name) to look again.
       const stale = previous?.get(rel);
-      if (stale && stale.sha256 !== record.sha256 && sidecars.has(Sidecars.stem(stale))) {
+      if (stale && stale.sha256 !== record.sha256 && hasSidecar(Sidecars.stem(stale))) {
         await this.sidecars.remove(Sidecars.stem(stale)).catch((err: unknown) => {
           this.log.warn({ file: rel, err }, 'could not remove the sidecar of a file replaced by hand');
         });
@@ -260,8 +302,7 @@ export class Scanner {
       );
     }
 
-    stats.durationMs = performance.now() - started;
-    return { files: out, yanks, stats };
+    return out;
   }
 
   /**
@@ -427,6 +468,10 @@ export class Scanner {
     );
     return out;
   }
+}
+
+function emptyStats(): ScanStats {
+  return { listed: 0, statted: 0, verified: 0, sidecarsRead: 0, hashed: 0, invalid: 0, failed: 0, unsaved: 0, durationMs: 0 };
 }
 
 /** Index of the first record whose path sorts after `cursor` (binary search over records sorted by path). */

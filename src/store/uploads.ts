@@ -161,7 +161,7 @@ export class Uploads {
       }
       await this.writeSidecar(record, staged);
       try {
-        await this.generation.bump();
+        await this.generation.bump({ paths: [rel], yanks: false });
       } catch (err) {
         await this.undoPublish(final, record, backup);
         throw asStorageError(err);
@@ -201,7 +201,7 @@ export class Uploads {
   private async relist(record: DistFile, hasSidecar: boolean, staged: Staged): Promise<Published> {
     if (!hasSidecar) await this.writeSidecar(record, staged);
     try {
-      await this.generation.bump();
+      await this.generation.bump({ paths: [record.relpath], yanks: false });
     } catch (err) {
       throw asStorageError(err);
     }
@@ -257,7 +257,7 @@ export class Uploads {
         }
         await this.sidecars.remove(Sidecars.stem(f));
       }
-      if (removed.length) await this.generation.bump();
+      if (removed.length) await this.generation.bump({ paths: removed, yanks: false });
     } catch (err) {
       throw asStorageError(err);
     }
@@ -270,7 +270,7 @@ export class Uploads {
     try {
       if (reason === null) await fs.rm(file, { force: true });
       else await writeAtomic(file, reason);
-      await this.generation.bump();
+      await this.generation.bump({ paths: [], yanks: true });
     } catch (err) {
       throw asStorageError(err);
     }

@@ -2,12 +2,13 @@ import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { ParsedFilename } from '../pypi/names.js';
 import { Catalog, type CatalogContents, type CatalogWrite } from './catalog.js';
+import { ChangeFeed, ChangeNotes, NOTE_RETENTION_MS, type Change } from './change-notes.js';
 import type { DistFile } from './dist-file.js';
 import { GenerationFile } from './generation.js';
 import { VolumeLayout } from './layout.js';
 import { isLocalDisk, sweepIncoming } from './maintenance.js';
 import { FileReader } from './reader.js';
-import { Scanner, type ScanOptions, type ScanResult } from './scanner.js';
+import { Scanner, type PartialScanResult, type ScanOptions, type ScanResult } from './scanner.js';
 import { Sidecars } from './sidecars.js';
 import { Uploads, type PublishOptions, type Published, type Staged } from './uploads.js';
 import { watchRoot, type RootWatcher } from './watcher.js';
@@ -39,6 +40,8 @@ export interface VolumeOptions {
 export class Volume {
   readonly layout: VolumeLayout;
   private readonly generation: GenerationFile;
+  private readonly notes: ChangeNotes;
+  private readonly feed: ChangeFeed;
   private readonly catalog: Catalog;
   private readonly scanner: Scanner;
   private readonly reader: FileReader;
@@ -51,7 +54,9 @@ export class Volume {
     const sidecars = new Sidecars(this.layout);
     const followExternalLinks = opts.followExternalLinks ?? false;
     const extraDigests = opts.extraDigests ?? [];
-    this.generation = new GenerationFile(this.layout.stateDir, log);
+    this.notes = new ChangeNotes(this.layout);
+    this.feed = new ChangeFeed(this.notes);
+    this.generation = new GenerationFile(this.layout.stateDir, log, this.notes);
     this.catalog = new Catalog(this.layout, log);
     this.scanner = new Scanner(this.layout, sidecars, log, {
       followExternalLinks,
@@ -75,7 +80,8 @@ export class Volume {
   async init(): Promise<void> {
     await fs.mkdir(this.layout.root, { recursive: true });
     try {
-      for (const dir of [this.layout.metaDir, this.layout.incomingDir, this.layout.yankDir]) await fs.mkdir(dir, { recursive: true });
+      for (const dir of [this.layout.metaDir, this.layout.incomingDir, this.layout.yankDir, this.layout.changesDir])
+        await fs.mkdir(dir, { recursive: true });
       if ((await this.generation.read()) === null) await this.generation.bump();
     } catch (err) {
       this.log.error({ err, root: this.layout.root }, 'the package directory cannot be written: serving it read-only');
@@ -97,6 +103,22 @@ export class Volume {
 
   scan(opts: ScanOptions): Promise<ScanResult> {
     return this.scanner.scan(opts);
+  }
+
+  changesUpTo(token: string): Promise<Change | null> {
+    return this.feed.since(token);
+  }
+
+  syncChanges(): Promise<void> {
+    return this.feed.sync();
+  }
+
+  forgetChanges(): void {
+    this.feed.forget();
+  }
+
+  examine(change: Change, previous: ReadonlyMap<string, DistFile>): Promise<PartialScanResult> {
+    return this.scanner.examine(change, previous);
   }
 
   readCatalog(): Promise<CatalogContents | null> {
@@ -148,6 +170,10 @@ export class Volume {
   // Maintenance, for the refresher.
   sweepIncoming(maxAgeMs: number): Promise<number> {
     return sweepIncoming(this.layout, maxAgeMs);
+  }
+
+  pruneChanges(): Promise<number> {
+    return this.notes.prune(NOTE_RETENTION_MS);
   }
 
   isLocalDisk(): Promise<boolean> {

@@ -6,7 +6,9 @@ import { LiveIndex } from '../../src/index/live-index.js';
 import { PackageIndex } from '../../src/index/package-index.js';
 import type { IndexSource } from '../../src/index/ports.js';
 import { parseFilename } from '../../src/pypi/names.js';
+import type { Change } from '../../src/store/change-notes.js';
 import type { DistFile } from '../../src/store/dist-file.js';
+import { GenerationFile } from '../../src/store/generation.js';
 import type { ScanOptions, ScanResult, ScanStats } from '../../src/store/scanner.js';
 import { Volume } from '../../src/store/volume.js';
 import { tempDir } from '../helpers/server.js';
@@ -25,6 +27,11 @@ afterEach(() => cleanup());
 /** The volume as one process sees it, with what each of its scans cost. */
 class Counted implements IndexSource {
   readonly scans: ScanStats[] = [];
+  /** Scans that looked only at what change notes named. */
+  readonly examined: ScanStats[] = [];
+  /** Scans that listed the volume (the notes present were synced first). */
+  listings = 0;
+  failExamine = false;
   readonly warnings: string[] = [];
   readonly volume: Volume;
 
@@ -44,6 +51,22 @@ class Counted implements IndexSource {
   async scan(opts: ScanOptions): Promise<ScanResult> {
     const result = await this.volume.scan(opts);
     this.scans.push(result.stats);
+    return result;
+  }
+  changesUpTo(token: string) {
+    return this.volume.changesUpTo(token);
+  }
+  syncChanges() {
+    this.listings++;
+    return this.volume.syncChanges();
+  }
+  forgetChanges() {
+    this.volume.forgetChanges();
+  }
+  async examine(change: Change, previous: ReadonlyMap<string, DistFile>) {
+    const result = await this.volume.examine(change, previous);
+    this.examined.push(result.stats);
+    if (this.failExamine) throw new Error('the volume went away');
     return result;
   }
   readCatalog() {
@@ -180,5 +203,72 @@ describe('rescans of a volume whose files did not change', () => {
     await rm(path.join(root, 'pkg_5-1.0-py3-none-any.whl'));
     await reader.live.rescan({ full: false });
     expect(reader.live.snapshot.projectNames).not.toContain('pkg-5');
+  });
+});
+
+describe('a poll after another process wrote, with its change notes', () => {
+  it('looks only at the paths the notes name (uploaded, replaced, removed, yanked) and lists nothing', async () => {
+    for (let i = 0; i < 6; i++) await put(`pkg-${i}`, '1.0');
+    const reader = await task();
+    const writer = await task();
+    const listings = reader.source.listings;
+
+    const added = (await upload(writer.index, 'pkg-3', '2.0')).file;
+    expect(await reader.live.poll()).toBe(true);
+    expect(reader.index.project('pkg-3')?.versions).toEqual(['1.0', '2.0']);
+    // One stat and the sidecar the writer left: nothing hashed, nothing listed.
+    expect(reader.source.examined.at(-1)).toMatchObject({ statted: 1, sidecarsRead: 1, hashed: 0 });
+
+    const replaced = (await upload(writer.index, 'pkg-3', '2.0', true, 200)).file;
+    expect(replaced.sha256).not.toBe(added.sha256);
+    await reader.live.poll();
+    expect(reader.index.file(added.relpath)?.sha256).toBe(replaced.sha256);
+
+    await writer.index.remove([writer.index.file('pkg_4-1.0-py3-none-any.whl')!]);
+    await reader.live.poll();
+    expect(reader.index.project('pkg-4')).toBeUndefined();
+
+    await writer.index.yank('pkg-3', '2.0', 'broken');
+    await reader.live.poll();
+    expect(reader.index.file(added.relpath)?.yanked).toBe('broken');
+
+    expect(reader.source.listings).toBe(listings);
+    expect(reader.source.examined).toHaveLength(4);
+    expect(reader.live.snapshot.fingerprint).toBe(writer.live.snapshot.fingerprint);
+  });
+
+  it('lists the volume when the new token has no note (a writer of an older version, the token command)', async () => {
+    await put('pkg', '1.0');
+    const reader = await task();
+    const listings = reader.source.listings;
+    const byHand = await put('pkg', '2.0');
+    await new GenerationFile(path.join(root, '.wheelhouse')).bump();
+    await reader.live.poll();
+    expect(reader.source.listings).toBe(listings + 1);
+    expect(reader.index.file(byHand)).toBeDefined();
+  });
+
+  it('lists the volume at the next poll after a look at noted paths failed, so the change is not lost', async () => {
+    await put('pkg', '1.0');
+    const reader = await task();
+    const writer = await task();
+    const up = (await upload(writer.index, 'pkg', '2.0')).file;
+    reader.source.failExamine = true;
+    await expect(reader.live.poll()).rejects.toThrow('the volume went away');
+    reader.source.failExamine = false;
+    const listings = reader.source.listings;
+    await reader.live.poll();
+    expect(reader.source.listings).toBe(listings + 1);
+    expect(reader.index.file(up.relpath)).toBeDefined();
+  });
+
+  it('applies the notes of every writer since its last poll, whichever token it reads', async () => {
+    const reader = await task();
+    const writers = [await task(), await task(), await task()];
+    const files = [];
+    for (const [i, w] of writers.entries()) files.push((await upload(w.index, `from-${i}`, '1.0')).file);
+    await reader.live.poll();
+    for (const f of files) expect(reader.index.file(f.relpath)).toBeDefined();
+    expect(reader.source.examined.at(-1)).toMatchObject({ statted: 3, hashed: 0 });
   });
 });

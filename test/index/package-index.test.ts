@@ -89,6 +89,11 @@ describe('PackageIndex', () => {
         if (hold) await new Promise<void>((r) => (release = r));
         return super.scan(opts);
       }
+      // A poll after a noted upload looks at the noted paths only.
+      override async examine(...args: Parameters<Volume['examine']>) {
+        if (hold) await new Promise<void>((r) => (release = r));
+        return super.examine(...args);
+      }
     }
     const a = newIndex();
     const b = newIndex(new SlowVolume(root));
