@@ -183,7 +183,7 @@ export class Scanner {
     // A noted path that is not a distribution name and not indexed is nothing the index serves.
     const paths = change.paths.filter((rel) => previous.has(rel) || parseFilename(path.posix.basename(rel)) !== null);
     const [found, yanks] = await Promise.all([
-      this.examineFiles(paths, previous, () => true, stats, undefined),
+      this.servable(paths).then((servable) => this.examineFiles(servable, previous, () => true, stats, undefined)),
       change.yanks ? this.readYanks() : Promise.resolve(null),
     ]);
     const present = new Set(found.map((f) => f.relpath));
@@ -381,6 +381,29 @@ export class Scanner {
       }
     }
     return { files, links };
+  }
+
+  /** The paths a listing would serve: regular files, and links only as linksInsideRoot allows them. */
+  private async servable(paths: readonly string[]): Promise<string[]> {
+    const files: string[] = [];
+    const links: string[] = [];
+    await mapLimit(paths, STAT_CONCURRENCY, async (rel) => {
+      try {
+        const { dir, full } = this.layout.locate(rel);
+        // Listings never enter a folder through a link: nor does a noted path.
+        if (rel.includes('/')) {
+          const parent = path.dirname(full);
+          const [realParent, realDir] = await Promise.all([fs.realpath(parent), fs.realpath(dir)]);
+          if (realParent !== path.join(realDir, path.relative(dir, parent))) return;
+        }
+        const st = await fs.lstat(full);
+        if (st.isSymbolicLink()) links.push(rel);
+        else files.push(rel);
+      } catch {
+        // gone
+      }
+    });
+    return links.length > 0 ? [...files, ...(await this.linksInsideRoot(links))] : files;
   }
 
   private async linksInsideRoot(links: string[]): Promise<string[]> {

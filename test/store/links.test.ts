@@ -90,3 +90,19 @@ describe('folder links', () => {
     }
   });
 });
+
+describe('paths named by change notes', () => {
+  it('are served only as a listing would serve them: no link out of the root, no folder entered through a link', async () => {
+    copyFileSync(wheel.path, path.join(root, wheel.filename));
+    copyFileSync(wheel.path, path.join(outside, 'beta-1.0-py3-none-any.whl'));
+    symlinkSync(path.join(outside, 'beta-1.0-py3-none-any.whl'), path.join(root, 'beta-1.0-py3-none-any.whl'));
+    symlinkSync(outside, path.join(root, 'linked'));
+    symlinkSync(path.join(root, wheel.filename), path.join(root, 'alpha-1.0-py2-none-any.whl'));
+    const volume = new Volume(root);
+    await volume.init();
+    const noted = ['beta-1.0-py3-none-any.whl', 'linked/beta-1.0-py3-none-any.whl', 'alpha-1.0-py2-none-any.whl', wheel.filename];
+    const result = await volume.examine({ paths: noted, yanks: false }, new Map());
+    expect(result.put.map((f) => f.relpath).sort()).toEqual(['alpha-1.0-py2-none-any.whl', wheel.filename]);
+    expect(result.gone.sort()).toEqual(['beta-1.0-py3-none-any.whl', 'linked/beta-1.0-py3-none-any.whl']);
+  });
+});
