@@ -112,7 +112,7 @@ export async function measureRescans(
         stats.push(r.stats);
         return r;
       },
-      changesUpTo: (token) => volume.changesUpTo(token),
+      changesUpTo: (token, previous) => volume.changesUpTo(token, previous),
       syncChanges: () => volume.syncChanges(),
       forgetChanges: () => volume.forgetChanges(),
       examine: async (change, previous) => {
@@ -310,7 +310,7 @@ function summarize(results: ReferenceResult[]): Burst {
  * over minutes, so a figure taken at the start of the run is no fair yardstick for a size measured
  * an hour later; the two figures of a round see the same load.
  */
-async function pairedBursts(url: string, referenceUrl: string, creds: Credentials, runs = 3): Promise<Burst & { reference: Burst }> {
+async function pairedBursts(url: string, referenceUrl: string, creds: Credentials, runs = 5): Promise<Burst & { reference: Burst }> {
   const one = async (u: string) => {
     const r = await runReference({ baseUrl: `${u}/`, user: creds.user, password: creds.password, durationS: 1, projects: 100 });
     await sleep(1_000);

@@ -203,10 +203,11 @@ export class LiveIndex {
       await this.catchingUp;
       return false;
     }
+    const previous = this.seen;
     this.seen = token;
     for (const listener of this.generationListeners) listener();
     // Set before the first await, so a poll that reads the same token meanwhile waits for this one.
-    const run = (token === null ? Promise.resolve(null) : this.source.changesUpTo(token))
+    const run = (token === null ? Promise.resolve(null) : this.source.changesUpTo(token, previous))
       .then((change) => this.rescan(change ? { full: false, change } : { full: false }))
       .then(() => {
         // A later poll may have seen a newer token meanwhile; it applies its own.

@@ -19,10 +19,10 @@ export interface IndexSource {
   stateDirExists(): Promise<boolean>;
   scan(opts: ScanOptions): Promise<ScanResult>;
   /**
-   * What the writers' notes say changed since the last call, up to `token`; null when they cannot
-   * vouch for it and the volume must be listed (store/change-notes.ts).
+   * What the writers' notes say changed from `previous` (the token last read) up to `token`; null
+   * when they cannot vouch for it and the volume must be listed (store/change-notes.ts).
    */
-  changesUpTo(token: string): Promise<Change | null>;
+  changesUpTo(token: string, previous: string | null): Promise<Change | null>;
   /** Called before the volume is listed: the notes present now are accounted for by that listing. */
   syncChanges(): Promise<void>;
   /** Called when a scan failed: the next poll lists the volume. */

@@ -9,6 +9,11 @@ export interface Change {
   yanks: boolean;
 }
 
+/** A change as noted on the volume: with the token the writer read just before its bump (null: none could be read). */
+export interface Note extends Change {
+  after: string | null;
+}
+
 const NOTE_VERSION = 1;
 /** A note names the files of one upload, removal or yank: kilobytes. Anything larger is not a note. */
 const MAX_NOTE_BYTES = 1024 * 1024;
@@ -40,8 +45,9 @@ export class ChangeNotes {
     this.dir = layout.changesDir;
   }
 
-  async write(token: string, change: Change): Promise<void> {
-    await writeAtomic(path.join(this.dir, token), JSON.stringify({ v: NOTE_VERSION, paths: change.paths, yanks: change.yanks }));
+  async write(token: string, note: Note): Promise<void> {
+    const body = { v: NOTE_VERSION, paths: note.paths, yanks: note.yanks, after: note.after };
+    await writeAtomic(path.join(this.dir, token), JSON.stringify(body));
   }
 
   /** The notes present, by name (temp files of notes being written are not notes yet). */
@@ -50,10 +56,10 @@ export class ChangeNotes {
   }
 
   /** One note; throws when it is not one this version wrote (the caller then lists the volume). */
-  async read(name: string): Promise<Change> {
+  async read(name: string): Promise<Note> {
     const data = JSON.parse((await readFresh(path.join(this.dir, name), MAX_NOTE_BYTES)).toString('utf8')) as unknown;
     if (!isNote(data)) throw new Error(`${name} in ${this.dir} is not a change note`);
-    return { paths: data.paths, yanks: data.yanks };
+    return { paths: data.paths, yanks: data.yanks, after: data.after };
   }
 
   /** Removes notes older than maxAgeMs by the time their name starts with. Returns how many. */
@@ -101,8 +107,13 @@ export class ChangeFeed {
     }
   }
 
-  /** What the notes this reader has not seen say changed, up to `token`; null: list the volume. */
-  async since(token: string): Promise<Change | null> {
+  /**
+   * What the notes this reader has not seen say changed, from `previous` (the token it last
+   * read) up to `token`; null: list the volume. Each note says which token its writer's bump
+   * followed: one that follows neither `previous` nor a noted token followed a bump nobody noted
+   * (a task of an older version during an upgrade), whose change no note names.
+   */
+  async since(token: string, previous: string | null): Promise<Change | null> {
     const seen = this.seen;
     const at = this.now();
     if (seen === null || at - this.listedAt > NOTE_TRUST_MS) return null;
@@ -114,16 +125,21 @@ export class ChangeFeed {
     }
     if (!names.includes(token)) return null;
     const fresh = names.filter((n) => !seen.has(n));
-    const paths = new Set<string>();
-    let yanks = false;
+    const read: Note[] = [];
     try {
       await mapLimit(fresh, READ_CONCURRENCY, async (name) => {
-        const change = await this.notes.read(name);
-        for (const p of change.paths) paths.add(p);
-        yanks ||= change.yanks;
+        read.push(await this.notes.read(name));
       });
     } catch {
       return null;
+    }
+    const noted = new Set(names);
+    const paths = new Set<string>();
+    let yanks = false;
+    for (const note of read) {
+      if (note.after === null || (note.after !== previous && !noted.has(note.after))) return null;
+      for (const p of note.paths) paths.add(p);
+      yanks ||= note.yanks;
     }
     this.seen = new Set(names);
     this.listedAt = at;
@@ -149,10 +165,16 @@ function isNotedPath(p: unknown): p is string {
   );
 }
 
-function isNote(data: unknown): data is { paths: string[]; yanks: boolean } {
+function isNote(data: unknown): data is Note {
   if (typeof data !== 'object' || data === null) return false;
   const d = data as Record<string, unknown>;
-  return d.v === NOTE_VERSION && Array.isArray(d.paths) && d.paths.every(isNotedPath) && typeof d.yanks === 'boolean';
+  return (
+    d.v === NOTE_VERSION &&
+    Array.isArray(d.paths) &&
+    d.paths.every(isNotedPath) &&
+    typeof d.yanks === 'boolean' &&
+    (d.after === null || typeof d.after === 'string')
+  );
 }
 
 /** The time a generation token starts with (milliseconds, base 36), or null for a name that is not a token. */

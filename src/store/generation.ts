@@ -54,7 +54,12 @@ export class GenerationFile {
   async bump(change?: Change): Promise<string> {
     const token = `${Date.now().toString(36)}-${randomBytes(12).toString('hex')}`;
     if (change && this.notes) {
-      await this.notes.write(token, change).catch((err: unknown) => {
+      // The token this one follows, so readers can tell when a bump without a note came between.
+      const after = await readSmallFresh(this.file, MAX_TOKEN_BYTES).then(
+        (b) => b.toString('utf8').trim(),
+        () => null,
+      );
+      await this.notes.write(token, { ...change, after }).catch((err: unknown) => {
         this.log?.warn({ err, dir: this.notes?.dir }, 'could not write a change note; other tasks list the volume to find this change');
       });
     }

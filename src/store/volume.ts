@@ -105,8 +105,8 @@ export class Volume {
     return this.scanner.scan(opts);
   }
 
-  changesUpTo(token: string): Promise<Change | null> {
-    return this.feed.since(token);
+  changesUpTo(token: string, previous: string | null): Promise<Change | null> {
+    return this.feed.since(token, previous);
   }
 
   syncChanges(): Promise<void> {

@@ -53,8 +53,8 @@ class Counted implements IndexSource {
     this.scans.push(result.stats);
     return result;
   }
-  changesUpTo(token: string) {
-    return this.volume.changesUpTo(token);
+  changesUpTo(token: string, previous: string | null) {
+    return this.volume.changesUpTo(token, previous);
   }
   syncChanges() {
     this.listings++;

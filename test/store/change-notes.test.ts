@@ -22,7 +22,7 @@ describe('change notes', () => {
     const { notes, generation } = await setUp();
     const token = await generation.bump({ paths: ['a-1.0.tar.gz'], yanks: false });
     expect(await notes.list()).toEqual([token]);
-    expect(await notes.read(token)).toEqual({ paths: ['a-1.0.tar.gz'], yanks: false });
+    expect(await notes.read(token)).toMatchObject({ paths: ['a-1.0.tar.gz'], yanks: false });
     // A bump without a change writes none.
     await generation.bump();
     expect(await notes.list()).toEqual([token]);
@@ -31,46 +31,64 @@ describe('change notes', () => {
   it('vouch for a new token only when it has a note, and then give the paths of every note not seen yet', async () => {
     const { feed, generation } = await setUp();
     await feed.sync();
+    const start = await generation.read();
     await generation.bump({ paths: ['a-1.0.tar.gz'], yanks: false });
     const second = await generation.bump({ paths: ['b-1.0.tar.gz'], yanks: true });
-    expect(await feed.since(second)).toEqual({ paths: ['a-1.0.tar.gz', 'b-1.0.tar.gz'], yanks: true });
+    expect(await feed.since(second, start)).toEqual({ paths: ['a-1.0.tar.gz', 'b-1.0.tar.gz'], yanks: true });
     // Seen: the next token only brings its own.
     const third = await generation.bump({ paths: ['c-1.0.tar.gz'], yanks: false });
-    expect(await feed.since(third)).toEqual({ paths: ['c-1.0.tar.gz'], yanks: false });
+    expect(await feed.since(third, second)).toEqual({ paths: ['c-1.0.tar.gz'], yanks: false });
     // A token nobody noted (an older writer): the volume must be listed.
     const noteless = await generation.bump();
-    expect(await feed.since(noteless)).toBeNull();
+    expect(await feed.since(noteless, third)).toBeNull();
+  });
+
+  it('say nothing when a bump nobody noted came between the last token read and a noted one', async () => {
+    const { feed, generation } = await setUp();
+    await feed.sync();
+    const start = await generation.read();
+    const first = await generation.bump({ paths: ['a-1.0.tar.gz'], yanks: false });
+    expect(await feed.since(first, start)).not.toBeNull();
+    // A task of an older version uploads and bumps without a note, then a current one uploads.
+    await generation.bump();
+    const after = await generation.bump({ paths: ['b-1.0.tar.gz'], yanks: false });
+    expect(await feed.since(after, first)).toBeNull();
   });
 
   it('say nothing before the reader has listed them once, or when its last listing is older than the trust window', async () => {
     const { feed, generation, clock } = await setUp();
     const token = await generation.bump({ paths: ['a-1.0.tar.gz'], yanks: false });
-    expect(await feed.since(token)).toBeNull();
+    expect(await feed.since(token, null)).toBeNull();
     await feed.sync();
     clock.advance(NOTE_TRUST_MS + 1);
     const later = await generation.bump({ paths: ['b-1.0.tar.gz'], yanks: false });
-    expect(await feed.since(later)).toBeNull();
+    expect(await feed.since(later, token)).toBeNull();
+    // The same, within the window: vouched for.
+    await feed.sync();
+    const next = await generation.bump({ paths: ['c-1.0.tar.gz'], yanks: false });
+    expect(await feed.since(next, later)).toEqual({ paths: ['c-1.0.tar.gz'], yanks: false });
   });
 
   it('say nothing when a note cannot be read as one, or after the reader forgot them (a failed scan)', async () => {
     const { feed, notes, generation } = await setUp();
     await feed.sync();
+    const start = await generation.read();
     const token = await generation.bump({ paths: ['a-1.0.tar.gz'], yanks: false });
-    await writeFile(path.join(notes.dir, token), '{"v":1,"paths":["../../etc/passwd"],"yanks":false}');
-    expect(await feed.since(token)).toBeNull();
+    await writeFile(path.join(notes.dir, token), `{"v":1,"paths":["../../etc/passwd"],"yanks":false,"after":"${start}"}`);
+    expect(await feed.since(token, start)).toBeNull();
     await writeFile(path.join(notes.dir, token), 'not json');
-    expect(await feed.since(token)).toBeNull();
+    expect(await feed.since(token, start)).toBeNull();
 
     await feed.sync();
     const next = await generation.bump({ paths: ['b-1.0.tar.gz'], yanks: false });
     feed.forget();
-    expect(await feed.since(next)).toBeNull();
+    expect(await feed.since(next, token)).toBeNull();
   });
 
   it('older than the retention are pruned; recent notes and names that are not tokens stay', async () => {
     const { notes, generation } = await setUp();
     const old = `${(Date.now() - NOTE_RETENTION_MS - 60_000).toString(36)}-aa`;
-    await notes.write(old, { paths: [], yanks: true });
+    await notes.write(old, { paths: [], yanks: true, after: null });
     const recent = await generation.bump({ paths: ['a-1.0.tar.gz'], yanks: false });
     await writeFile(path.join(notes.dir, 'README'), 'kept');
     expect(await notes.prune(NOTE_RETENTION_MS)).toBe(1);
