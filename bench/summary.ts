@@ -249,6 +249,7 @@ export function summaryMarkdown(c: Collected, meta: { startedAt: string; args: s
 
   cpuSection(c, lines);
   staticLimitSection(c, lines);
+  piplikeLimitSection(c, lines);
 
   if (c.fsops.length) {
     lines.push('');
@@ -421,4 +422,50 @@ function staticLimitSection(c: Collected, lines: string[]): void {
   }
   lines.push('');
   lines.push('Targets: p95 and drain <= x1.3, CPU <= x2, req/s >= x0.70, p99 <= x1.5.');
+}
+
+/**
+ * The pip-like burst against nginx serving the same wheels: on local disk (nginx-sha, the
+ * static-file limit) and on the EFS-like mount (nginx-efs against the efs target), same run.
+ */
+function piplikeLimitSection(c: Collected, lines: string[]): void {
+  const byTarget = groupBy(c.piplike, (r) => `${r.target} ${r.params.mode}`);
+  const drainOf = (target: string, mode: string) => {
+    const runs = byTarget.get(`${target} ${mode}`);
+    return runs ? med(runs, (r) => r.drainMs) : NaN;
+  };
+  const modes = [...new Set(c.piplike.map((r) => r.params.mode))];
+  const targets = [...new Set(c.piplike.map((r) => r.target))].filter((t) => !t.startsWith('nginx') && t !== 'efs');
+  const rows: string[] = [];
+  for (const mode of modes) {
+    const limit = drainOf('nginx-sha', mode);
+    if (Number.isFinite(limit)) {
+      for (const t of targets) {
+        const d = drainOf(t, mode);
+        if (Number.isFinite(d)) rows.push(row([mode, `${t} / nginx-sha (local disk)`, ms(d), ms(limit), `x${(d / limit).toFixed(2)}`]));
+      }
+    }
+    const efs = drainOf('efs', mode);
+    const nginxEfs = drainOf('nginx-efs', mode);
+    if (Number.isFinite(efs) && Number.isFinite(nginxEfs)) {
+      rows.push(
+        row([
+          mode,
+          'efs / nginx-efs (EFS-like mount)',
+          ms(efs),
+          ms(nginxEfs),
+          `x${(efs / nginxEfs).toFixed(2)} (${(nginxEfs / efs).toFixed(1)} times faster)`,
+        ]),
+      );
+    }
+  }
+  if (rows.length === 0) return;
+  lines.push('');
+  lines.push('## Pip-like burst against nginx (drain, medians, same run)');
+  lines.push('');
+  lines.push('| mode | comparison | drain | nginx drain | ratio |');
+  lines.push('|---|---|---:|---:|---:|');
+  lines.push(...rows);
+  lines.push('');
+  lines.push('Targets: on local disk at most x1.2; on the EFS-like mount at least 5 times faster than nginx.');
 }

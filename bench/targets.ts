@@ -17,13 +17,22 @@ import { sleep } from './lib/stats.js';
 export const REPO = resolve(import.meta.dirname, '..');
 
 export type TargetName =
-  'wheelhouse' | 'wheelhouse-token' | 'wheelhouse-2w' | 'nginx' | 'nginx-sha' | 'efs' | 'wheelhouse-before' | 'wheelhouse-2w-before';
+  | 'wheelhouse'
+  | 'wheelhouse-token'
+  | 'wheelhouse-2w'
+  | 'nginx'
+  | 'nginx-sha'
+  | 'nginx-efs'
+  | 'efs'
+  | 'wheelhouse-before'
+  | 'wheelhouse-2w-before';
 export const ALL_TARGETS: TargetName[] = [
   'wheelhouse',
   'wheelhouse-token',
   'wheelhouse-2w',
   'nginx',
   'nginx-sha',
+  'nginx-efs',
   'efs',
   'wheelhouse-before',
   'wheelhouse-2w-before',
@@ -191,11 +200,23 @@ export async function startNginx(opts: {
   htpasswd: string;
   workDir: string;
   log: (s: string) => void;
+  /** Serve the tree from the EFS-like mount, as wheelhouse's `efs` target serves its volume. */
+  efs?: boolean;
 }): Promise<Target> {
   const nginx = ensureDebianPackage('nginx', 'nginx', opts.log);
   if (!nginx) throw new Error('nginx is not installed and apt-get install nginx failed');
-  const tree = join(opts.workDir, 'tree');
+  let tree = join(opts.workDir, 'tree');
   await makeStaticTree(opts.corpus, tree);
+  let mount: NfsMount | null = null;
+  let offMount = () => {};
+  if (opts.efs) {
+    if (!existsSync(NFS_HELPER)) throw new Error('test/helpers/nfs-mount.ts is missing: no EFS-like mount');
+    const { mountNfsLike } = (await import(NFS_HELPER)) as { mountNfsLike: MountNfsLike };
+    const m = await mountNfsLike(tree, EFS_LIKE);
+    offMount = onCleanup('efs-like mount', () => m.unmount());
+    mount = m;
+    tree = m.path;
+  }
   const prefix = join(opts.workDir, 'nginx');
   for (const d of ['logs', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(prefix, d), { recursive: true });
   const port = await freePort();
@@ -204,7 +225,7 @@ export async function startNginx(opts: {
   // through try_files (after access) to a named location: every request checks the password.
   await writeFile(
     conf,
-    `worker_processes auto;
+    `${opts.efs ? '# The FUSE mount is readable by the user who mounted it only.\nuser root root;\n' : ''}worker_processes auto;
 daemon off;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/logs/error.log warn;
@@ -261,9 +282,12 @@ http {
     user: opts.creds.user,
     password: opts.creds.password,
     ...(child.pid !== undefined ? { pgid: child.pid } : {}),
+    ...(mount ? { fsStats: () => mount.stats() } : {}),
     async stop() {
       off();
       await stopProcess(child);
+      offMount();
+      await mount?.unmount();
     },
   };
 }
@@ -279,6 +303,8 @@ type MountNfsLike = (
 ) => Promise<NfsMount>;
 
 export const NFS_HELPER = join(REPO, 'test', 'helpers', 'nfs-mount.ts');
+/** EFS caches attributes on the client for seconds; the latencies are EFS's typical ones. */
+const EFS_LIKE = { attrTimeout: 3, entryTimeout: 3, metaDelayMs: 1.5, readDelayMs: 2 };
 
 /** wheelhouse (1 process) whose root is a FUSE mount adding EFS-like latency per operation. */
 export async function startEfs(opts: { corpus: Corpus; creds: Credentials; workDir: string; logDir: string }): Promise<Target> {
@@ -286,8 +312,7 @@ export async function startEfs(opts: { corpus: Corpus; creds: Credentials; workD
   const { mountNfsLike } = (await import(NFS_HELPER)) as { mountNfsLike: MountNfsLike };
   const backing = join(opts.workDir, 'efs-backing');
   await linkTree(opts.corpus, backing);
-  // EFS caches attributes on the client for seconds; the latencies are EFS's typical ones.
-  const mount = await mountNfsLike(backing, { attrTimeout: 3, entryTimeout: 3, metaDelayMs: 1.5, readDelayMs: 2 });
+  const mount = await mountNfsLike(backing, EFS_LIKE);
   const offMount = onCleanup('efs-like mount', () => mount.unmount());
   const server = await startWheelhouse({ name: 'efs', root: mount.path, workers: 1, creds: opts.creds, logDir: opts.logDir });
   return {
@@ -337,9 +362,12 @@ export async function startTarget(
       });
     }
     case 'nginx':
-    case 'nginx-sha': {
+    case 'nginx-sha':
+    case 'nginx-efs': {
+      // nginx-efs: the static-file limit on the EFS-like mount, to compare the efs target with.
       const htpasswd = name === 'nginx' ? ctx.creds.htpasswd : ctx.creds.htpasswdSha;
-      return startNginx({ name, corpus: ctx.corpus, creds: ctx.creds, htpasswd, workDir: dir, log: ctx.log });
+      const efs = name === 'nginx-efs';
+      return startNginx({ name, corpus: ctx.corpus, creds: ctx.creds, htpasswd, workDir: dir, log: ctx.log, efs });
     }
     case 'efs':
       return startEfs({ corpus: ctx.corpus, creds: ctx.creds, workDir: dir, logDir: dir });
