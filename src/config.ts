@@ -439,7 +439,9 @@ export const OPTIONS = {
     flag: 'file-cache-max-file',
     env: 'WHEELHOUSE_FILE_CACHE_MAX_FILE',
     type: 'string',
-    default: '256KiB',
+    // Most wheels and sdists of a private index are under it: a burst of CI jobs fetching the same
+    // few files then reads each once from the volume (over EFS, every read is a round trip).
+    default: '4MiB',
     help: 'Largest file held in the file cache.',
   },
   maxEventLoopDelay: {

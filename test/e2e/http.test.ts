@@ -66,7 +66,7 @@ beforeAll(async () => {
   await writeFile(path.join(root, '.secret-1.0.tar.gz'), SECRET);
   const [smallPath] = await copyDists(['whtest_base-1.0-*.whl'], root);
   await copyDists(['whtest_chain_*.whl', 'WHTest_Odd.Name-1.0-*.whl'], path.join(root, 'team'));
-  // Above --file-cache-max-file (256 KiB): served from disk, not from memory.
+  // Above --file-cache-max-file (256 KiB here): served from disk, not from memory.
   const made = await makeWheel({
     name: 'whtest-big',
     version: '1.0',
@@ -79,7 +79,10 @@ beforeAll(async () => {
   expect(big.bytes.length).toBeGreaterThan(256 * 1024);
 
   // No periodic rescan during the test: a file dropped in by hand can only show through the watcher.
-  srv = await startServer({ root, args: ['--authenticate', '.', '--passwords', '.', '--rescan-interval', '1h'] });
+  srv = await startServer({
+    root,
+    args: ['--authenticate', '.', '--passwords', '.', '--rescan-interval', '1h', '--file-cache-max-file', '256KiB'],
+  });
 });
 
 afterAll(async () => {

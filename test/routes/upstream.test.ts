@@ -279,13 +279,17 @@ describe('downloads from the cache', () => {
   }
 
   it('costs no more file-system calls per download than a local file of the same size', async () => {
-    // Above --file-cache-max-file (256 KiB): streamed from the volume each time, local and upstream alike.
+    // Above --file-cache-max-file (256 KiB here): streamed from the volume each time, local and upstream alike.
     const payload = { 'big/data.txt': randomBytes(300_000).toString('base64') };
     const own = await makeWheel({ name: 'whtest-own', version: '1.0', extraFiles: payload });
     const theirs = await makeWheel({ name: 'whtest-theirs', version: '1.0', extraFiles: payload });
     const smallOwn = await makeWheel({ name: 'whtest-own-small', version: '1.0' });
     const smallTheirs = await makeWheel({ name: 'whtest-theirs-small', version: '1.0' });
-    const { app } = await setup({ files: [theirs.path, smallTheirs.path], local: [own.path, smallOwn.path] });
+    const { app } = await setup({
+      files: [theirs.path, smallTheirs.path],
+      local: [own.path, smallOwn.path],
+      args: ['--file-cache-max-file', '256KiB'],
+    });
     const download = async (filename: string) => {
       const res = await app.inject({ url: `/packages/${filename}` });
       expect(res.statusCode).toBe(200);
