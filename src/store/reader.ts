@@ -34,7 +34,8 @@ export class FileReader {
 
   /** The whole file, read to its end (see readFresh). */
   async readWhole(file: DistFile): Promise<Buffer> {
-    return readToEnd(await this.open(file), Infinity, file.relpath);
+    // Reads as large as the file (at most 1 MiB each): over EFS every read is a round trip.
+    return readToEnd(await this.open(file), Infinity, file.relpath, file.size + 1);
   }
 
   /** The PEP 658 bytes of a wheel's METADATA, from its sidecar, else from the wheel itself. */
