@@ -123,7 +123,8 @@ export class ChangeFeed {
     } catch {
       return null;
     }
-    if (!names.includes(token)) return null;
+    const noted = new Set(names);
+    if (!noted.has(token)) return null;
     const fresh = names.filter((n) => !seen.has(n));
     const read: Note[] = [];
     try {
@@ -133,7 +134,6 @@ export class ChangeFeed {
     } catch {
       return null;
     }
-    const noted = new Set(names);
     const paths = new Set<string>();
     let yanks = false;
     for (const note of read) {
@@ -141,7 +141,7 @@ export class ChangeFeed {
       for (const p of note.paths) paths.add(p);
       yanks ||= note.yanks;
     }
-    this.seen = new Set(names);
+    this.seen = noted;
     this.listedAt = at;
     return { paths: [...paths], yanks };
   }
