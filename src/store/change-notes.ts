@@ -125,18 +125,21 @@ export class ChangeFeed {
     }
     const noted = new Set(names);
     if (!noted.has(token)) return null;
-    const fresh = names.filter((n) => !seen.has(n));
-    const read: Note[] = [];
+    const fresh = names.filter((n) => !seen.has(n)).sort();
+    const read = new Map<string, Note>();
     try {
       await mapLimit(fresh, READ_CONCURRENCY, async (name) => {
-        read.push(await this.notes.read(name));
+        read.set(name, await this.notes.read(name));
       });
     } catch {
       return null;
     }
     const paths = new Set<string>();
     let yanks = false;
-    for (const note of read) {
+    // In the order of the notes' names (their times), whichever read finished first.
+    for (const name of fresh) {
+      const note = read.get(name);
+      if (!note) return null;
       if (note.after === null || (note.after !== previous && !noted.has(note.after))) return null;
       for (const p of note.paths) paths.add(p);
       yanks ||= note.yanks;
