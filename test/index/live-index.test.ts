@@ -272,3 +272,20 @@ describe('a poll after another process wrote, with its change notes', () => {
     expect(reader.source.examined.at(-1)).toMatchObject({ statted: 3, hashed: 0 });
   });
 });
+
+describe('a volume whose change notes cannot be written', () => {
+  it('still takes the upload, says so in the log, and the other processes find it by listing', async () => {
+    await put('pkg', '1.0');
+    const reader = await task();
+    const writer = await task();
+    // The notes folder replaced by a file: every note write fails (as on a full or damaged volume).
+    await rm(path.join(root, '.wheelhouse', 'changes'), { recursive: true });
+    await writeFile(path.join(root, '.wheelhouse', 'changes'), 'not a folder');
+    const up = (await upload(writer.index, 'pkg', '2.0')).file;
+    expect(writer.source.warnings).toContain('could not write a change note; other tasks list the volume to find this change');
+    const listings = reader.source.listings;
+    await reader.live.poll();
+    expect(reader.source.listings).toBe(listings + 1);
+    expect(reader.index.file(up.relpath)).toBeDefined();
+  });
+});
