@@ -13,6 +13,11 @@ export class BlobCache {
     this.lru = new LRUCache<string, Buffer>({ maxSize: Math.max(maxBytes, 1), sizeCalculation: (b) => b.length + 64 });
   }
 
+  /** The bytes when held now: a burst's requests need no promise for them. */
+  peek(key: string): Buffer | undefined {
+    return this.lru.get(key);
+  }
+
   get(key: string, load: () => Promise<Buffer | null>): Promise<Buffer | null> {
     const hit = this.lru.get(key);
     if (hit) return Promise.resolve(hit);

@@ -85,6 +85,15 @@ export class PackageIndex {
    * a burst of 510 downloads of one wheel becomes one read of the volume.
    */
   async cachedBytes(file: IndexedFile): Promise<Buffer | null> {
+    return this.heldBytes(file) ?? this.loadBytes(file);
+  }
+
+  /** The file's bytes when they are in memory now, without waiting; undefined otherwise. */
+  heldBytes(file: IndexedFile): Buffer | undefined {
+    return file.size > this.fileCacheMaxFile ? undefined : this.blobs.peek(`f:${file.sha256}`);
+  }
+
+  private async loadBytes(file: IndexedFile): Promise<Buffer | null> {
     if (file.size > this.fileCacheMaxFile) return null;
     return this.blobs.get(`f:${file.sha256}`, async () => {
       const data = await this.volume.readWhole(file);

@@ -36,24 +36,29 @@ export async function packageRoutes(app: FastifyInstance, { index, config, upstr
     method: ['GET', 'HEAD'],
     url: '/packages/*',
     config: { action: 'download' },
-    handler: async (request, reply) => {
+    // Synchronous for a file held in memory (the common case in a burst): see simple.ts.
+    handler: (request, reply) => {
       const rel = request.params['*'];
       const file = index.file(rel);
       if (file) {
         request.authorize('download', file.project);
         return sendFile(request, reply, file);
       }
-      const wheelRel = rel.endsWith('.metadata') ? rel.slice(0, -'.metadata'.length) : null;
-      const wheel = wheelRel === null ? undefined : index.file(wheelRel);
-      const project = projectOfPath(wheel, wheelRel ?? rel);
-      if (project !== undefined) request.authorize('download', project);
-      if (wheel?.metadataSha256) return sendMetadata(request, reply, wheel);
-      // Not a local file: one of a project served from upstream, if any.
-      const remote = upstream ? await findUpstreamPackage(upstream, rel) : null;
-      if (upstream && remote) return sendUpstreamPackage(request, reply, upstream, remote, config.fileCacheControl);
-      throw new Errors.FileNotFound(rel.split('/').pop() ?? rel);
+      return notLocal(request, reply, rel);
     },
   });
+
+  async function notLocal(request: FastifyRequest, reply: FastifyReply, rel: string): Promise<FastifyReply> {
+    const wheelRel = rel.endsWith('.metadata') ? rel.slice(0, -'.metadata'.length) : null;
+    const wheel = wheelRel === null ? undefined : index.file(wheelRel);
+    const project = projectOfPath(wheel, wheelRel ?? rel);
+    if (project !== undefined) request.authorize('download', project);
+    if (wheel?.metadataSha256) return sendMetadata(request, reply, wheel);
+    // Not a local file: one of a project served from upstream, if any.
+    const remote = upstream ? await findUpstreamPackage(upstream, rel) : null;
+    if (upstream && remote) return sendUpstreamPackage(request, reply, upstream, remote, config.fileCacheControl);
+    throw new Errors.FileNotFound(rel.split('/').pop() ?? rel);
+  }
 
   async function sendMetadata(request: FastifyRequest, reply: FastifyReply, wheel: IndexedFile): Promise<FastifyReply> {
     const etag = `"${wheel.metadataSha256 ?? ''}"`;
@@ -63,17 +68,21 @@ export async function packageRoutes(app: FastifyInstance, { index, config, upstr
     return reply.type('text/plain; charset=utf-8').send(data);
   }
 
-  async function sendFile(request: FastifyRequest, reply: FastifyReply, file: IndexedFile): Promise<FastifyReply> {
+  /** Undefined once sent; a promise while the bytes come from the volume. */
+  function sendFile(request: FastifyRequest, reply: FastifyReply, file: IndexedFile): Promise<FastifyReply> | undefined {
     // The content hash is the ETag: strong, and the same on every task.
     const etag = `"${file.sha256}"`;
-    const lastModified = new Date(file.mtimeMs).toUTCString();
+    const lastModified = httpDate(file.mtimeMs);
     reply
       .header('etag', etag)
       .header('last-modified', lastModified)
       .header('cache-control', config.fileCacheControl)
       .header('accept-ranges', 'bytes')
       .type(contentTypeOf(file.filename));
-    if (isFresh(request, { etag, lastModified })) return reply.code(304).send();
+    if (isFresh(request, { etag, lastModified })) {
+      reply.code(304).send();
+      return;
+    }
 
     let range: { start: number; end: number } | null = null;
     if (ifRangeHolds(request.headers['if-range'] as string | undefined, etag, file.mtimeMs)) {
@@ -87,10 +96,33 @@ export async function packageRoutes(app: FastifyInstance, { index, config, upstr
     const length = range ? range.end - range.start + 1 : file.size;
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${file.size}`);
     reply.header('content-length', length);
-    if (request.method === 'HEAD') return reply.send();
+    if (request.method === 'HEAD') {
+      reply.send();
+      return;
+    }
+    const held = index.heldBytes(file);
+    if (held) {
+      reply.send(range ? held.subarray(range.start, range.end + 1) : held);
+      return;
+    }
+    return fromVolume(reply, file, range);
+  }
 
+  async function fromVolume(reply: FastifyReply, file: IndexedFile, range: { start: number; end: number } | null): Promise<FastifyReply> {
     const cached = await index.cachedBytes(file);
     if (cached) return reply.send(range ? cached.subarray(range.start, range.end + 1) : cached);
     return reply.send(await index.openFile(file, range ?? undefined));
   }
+}
+
+/** A file's Last-Modified: the same few mtimes are asked for by every request of a burst. */
+const httpDates = new Map<number, string>();
+function httpDate(ms: number): string {
+  let date = httpDates.get(ms);
+  if (date === undefined) {
+    if (httpDates.size >= 4096) httpDates.clear();
+    date = new Date(ms).toUTCString();
+    httpDates.set(ms, date);
+  }
+  return date;
 }

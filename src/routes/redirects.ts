@@ -9,11 +9,13 @@ type Params = { Params: { project: string } };
  * It needs no login, like pypiserver's: the page it points to checks.
  */
 export async function redirectRoutes(app: FastifyInstance): Promise<void> {
-  const dance = async (request: FastifyRequest<Params>, reply: FastifyReply) =>
+  // Synchronous: the first request of every client in a burst comes here (see simple.ts).
+  const dance = (request: FastifyRequest<Params>, reply: FastifyReply): void => {
     reply.redirect(
       `${request.basePath}/simple/${encodeURIComponent(normalizeName(request.params.project))}/`,
       request.raw.httpVersion === '1.0' ? 302 : 303,
     );
+  };
   const schema = {
     params: { type: 'object', properties: { project: { type: 'string', maxLength: 200 } }, required: ['project'] },
   } as const;
