@@ -1,7 +1,10 @@
 /** PEP 503 normalisation: runs of `-_.` become one `-`, lower case. */
 export function normalizeName(name: string): string {
-  return name.replace(/[-_.]+/g, '-').toLowerCase();
+  // Names in requests are almost always normalized already: a test allocates nothing.
+  return NORMALIZED.test(name) ? name : name.replace(/[-_.]+/g, '-').toLowerCase();
 }
+
+const NORMALIZED = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 const VALID_NAME = /^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i;
 

@@ -1,3 +1,5 @@
+import { memoByHeader } from './header-memo.js';
+
 /** The representations of a simple-API page (PEP 691). */
 export const MEDIA = {
   json: 'application/vnd.pypi.simple.v1+json',
@@ -71,7 +73,13 @@ export function negotiate(accept: string | undefined, format?: string): PageForm
     const hit = OFFERS.find((o) => MEDIA[o] === media);
     return hit ?? 'bad-format';
   }
-  if (!accept || !accept.trim()) return 'text';
+  return accept ? chosenFor(accept) : 'text';
+}
+
+const chosenFor = memoByHeader(choose);
+
+function choose(accept: string): PageFormat | null {
+  if (!accept.trim()) return 'text';
   const ranges = parseAccept(accept);
   let chosen: PageFormat | null = null;
   let chosenQ = 0;

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fresh from 'fresh';
 import parseRanges from 'range-parser';
 import type { Page } from '../index/page-cache.js';
+import { memoByHeader } from '../pypi/header-memo.js';
 
 /** Whether the client's cached copy (If-None-Match, else If-Modified-Since) is still good: a 304. */
 export function isFresh(request: FastifyRequest, validators: { etag: string; lastModified?: string }): boolean {
@@ -30,6 +31,12 @@ export function ifRangeHolds(header: string | undefined, etag: string, lastModif
 
 function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false;
+  return gzipFor(header);
+}
+
+const gzipFor = memoByHeader(parseGzip);
+
+function parseGzip(header: string): boolean {
   return header.split(',').some((part) => {
     const [coding, ...params] = part.trim().split(';');
     if (coding?.trim().toLowerCase() !== 'gzip') return false;
