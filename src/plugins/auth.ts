@@ -1,5 +1,5 @@
 import basicAuth from '@fastify/basic-auth';
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { type Principal, type ProjectAction, describePrincipal, mayAct, mayActSomewhere, principalName } from '../auth/access.js';
 import type { Acl } from '../auth/acl.js';
@@ -114,13 +114,19 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
 
   await fastify.register(basicAuth, { validate, authenticate: false, utf8: true, strictCredentials: false });
 
-  // Routes that need no login pass synchronously: no promise per request for them.
-  fastify.addHook('onRequest', (request, reply, done) => {
-    const action = request.routeOptions.config.action;
-    if (action === undefined || !policy.required.has(action)) {
-      done();
-      return;
-    }
+  // The login hook is attached to each route whose action --authenticate names, with the action
+  // known when the route is added: routes that need no login run no hook at all, and none reads
+  // request.routeOptions (a new object on every read). A remembered login passes synchronously:
+  // no promise per request.
+  fastify.addHook('onRoute', (route) => {
+    const action = route.config?.action;
+    if (action === undefined || !policy.required.has(action)) return;
+    const login: onRequestHookHandler = (request, reply, done) => logIn(request, reply, action, done);
+    const existing = route.onRequest;
+    route.onRequest = existing === undefined ? login : Array.isArray(existing) ? [...existing, login] : [existing, login];
+  });
+
+  function logIn(request: FastifyRequest, reply: FastifyReply, action: Action, done: (err?: Error) => void): void {
     if (!credentials && !tokens) {
       done(new Errors.NoUsers());
       return;
@@ -155,7 +161,7 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
     } catch (err) {
       done(err as Error);
     }
-  });
+  }
 
   /** @fastify/basic-auth's own refusals (no header, not Basic) become ours, with the hint and the challenge. */
   function asLoginError(err: Error, request: FastifyRequest, reply: FastifyReply, action: Action): Error {
