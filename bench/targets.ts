@@ -25,7 +25,9 @@ export type TargetName =
   | 'nginx-efs'
   | 'efs'
   | 'wheelhouse-before'
-  | 'wheelhouse-2w-before';
+  | 'wheelhouse-2w-before'
+  | 'fastify-floor'
+  | 'fastify-floor-2w';
 export const ALL_TARGETS: TargetName[] = [
   'wheelhouse',
   'wheelhouse-token',
@@ -36,6 +38,8 @@ export const ALL_TARGETS: TargetName[] = [
   'efs',
   'wheelhouse-before',
   'wheelhouse-2w-before',
+  'fastify-floor',
+  'fastify-floor-2w',
 ];
 export const DEFAULT_TARGETS: TargetName[] = ['wheelhouse', 'wheelhouse-token', 'wheelhouse-2w', 'nginx', 'efs'];
 
@@ -371,5 +375,43 @@ export async function startTarget(
     }
     case 'efs':
       return startEfs({ corpus: ctx.corpus, creds: ctx.creds, workDir: dir, logDir: dir });
+    case 'fastify-floor':
+    case 'fastify-floor-2w':
+      return startFloor({ name, corpus: ctx.corpus, creds: ctx.creds, workDir: dir, workers: name === 'fastify-floor' ? 1 : 2 });
   }
+}
+
+/** bench/floor-server.ts over the static tree nginx serves: what Node and Fastify cost alone. */
+async function startFloor(opts: { name: string; corpus: Corpus; creds: Credentials; workDir: string; workers: number }): Promise<Target> {
+  const tree = join(opts.workDir, 'tree');
+  await makeStaticTree(opts.corpus, tree);
+  const port = await freePort();
+  const logFile = join(opts.workDir, `${opts.name}.log`);
+  const fd = openSync(logFile, 'a');
+  const args = [
+    '--import',
+    'tsx',
+    join(REPO, 'bench', 'floor-server.ts'),
+    tree,
+    String(port),
+    String(opts.workers),
+    opts.creds.user,
+    opts.creds.password,
+  ];
+  const child = startProcess(process.execPath, args, { cwd: REPO, logFd: fd });
+  closeSync(fd);
+  const off = onCleanup(`server ${opts.name}`, () => stopProcess(child));
+  const url = `http://127.0.0.1:${port}/`;
+  await waitHealthy(url, child, logFile);
+  return {
+    name: opts.name,
+    url,
+    user: opts.creds.user,
+    password: opts.creds.password,
+    ...(child.pid !== undefined ? { pgid: child.pid } : {}),
+    async stop() {
+      off();
+      await stopProcess(child);
+    },
+  };
 }
