@@ -23,8 +23,8 @@ describe('burst bench, reference profile in miniature', () => {
 
   beforeAll(async () => {
     out = await mkdtemp(join(tmpdir(), 'wh-bench-smoke-'));
-    run = await runBench(['--quick', '--profile', 'reference', '--targets', 'wheelhouse', '--clients', '60', '--out', out]);
-  }, 120_000);
+    run = await runBench(['--quick', '--profile', 'reference', '--targets', 'wheelhouse,fastify-floor-2w', '--clients', '60', '--out', out]);
+  }, 180_000);
 
   afterAll(async () => {
     await rm(out, { recursive: true, force: true });
@@ -40,6 +40,14 @@ describe('burst bench, reference profile in miniature', () => {
     expect(result.bursts).toHaveLength(1);
     expect(result.bursts[0].drainMs).toBeGreaterThan(0);
     expect(result.latency.p95).toBeGreaterThan(0);
+  });
+
+  it('drives the Fastify floor (two workers, the login checked) through the same burst, and stops it', async () => {
+    const result = JSON.parse(await readFile(join(out, 'reference-fastify-floor-2w-run1.json'), 'utf8'));
+    expect(result.samples).toBe(180);
+    expect(result.httpCalls).toBe(240);
+    expect(result.failedSamples, JSON.stringify(result.failures)).toBe(0);
+    await expect(fetch(new URL('health', result.params.baseUrl))).rejects.toThrow();
   });
 
   it('writes the Markdown summary and prints it', async () => {
