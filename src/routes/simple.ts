@@ -74,9 +74,11 @@ export async function simpleRoutes(app: FastifyInstance, { index, config, upstre
     }
     // Negotiated first: a request no page can answer costs the upstream nothing.
     const format = pickFormat(request);
-    return upstream.project(name).then((remote) =>
-      remote ? sendPage(request, reply, upstream.page(remote, format), config.pageCacheControl) : notFound(reply, name, config),
-    );
+    return upstream
+      .project(name)
+      .then((remote) =>
+        remote ? sendPage(request, reply, upstream.page(remote, format), config.pageCacheControl) : notFound(reply, name, config),
+      );
   });
 }
 

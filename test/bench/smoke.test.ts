@@ -23,7 +23,17 @@ describe('burst bench, reference profile in miniature', () => {
 
   beforeAll(async () => {
     out = await mkdtemp(join(tmpdir(), 'wh-bench-smoke-'));
-    run = await runBench(['--quick', '--profile', 'reference', '--targets', 'wheelhouse,fastify-floor-2w', '--clients', '60', '--out', out]);
+    run = await runBench([
+      '--quick',
+      '--profile',
+      'reference',
+      '--targets',
+      'wheelhouse,fastify-floor-2w',
+      '--clients',
+      '60',
+      '--out',
+      out,
+    ]);
   }, 180_000);
 
   afterAll(async () => {
