@@ -159,8 +159,6 @@ export async function startWheelhouse(opts: {
   main?: string;
 }): Promise<Target> {
   const port = await freePort();
-  const logFile = join(opts.logDir, `${opts.name}.log`);
-  const fd = openSync(logFile, 'a');
   const args = [
     opts.main ?? join(REPO, 'dist', 'main.js'),
     '--root',
@@ -179,16 +177,32 @@ export async function startWheelhouse(opts: {
     'warn',
     ...(opts.extraArgs ?? []),
   ];
-  const child = startProcess(process.execPath, args, { cwd: REPO, logFd: fd });
+  const login =
+    opts.token === undefined ? { user: opts.creds.user, password: opts.creds.password } : { user: '__token__', password: opts.token };
+  return startNodeServer({ name: opts.name, args, port, logDir: opts.logDir, ...login });
+}
+
+/** A Node server process on a loopback port, healthy before it is returned, stopped with its process group. */
+async function startNodeServer(opts: {
+  name: string;
+  args: string[];
+  port: number;
+  logDir: string;
+  user: string;
+  password: string;
+}): Promise<Target> {
+  const logFile = join(opts.logDir, `${opts.name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = startProcess(process.execPath, opts.args, { cwd: REPO, logFd: fd });
   closeSync(fd);
   const off = onCleanup(`server ${opts.name}`, () => stopProcess(child));
-  const url = `http://127.0.0.1:${port}/`;
+  const url = `http://127.0.0.1:${opts.port}/`;
   await waitHealthy(url, child, logFile);
   return {
     name: opts.name,
     url,
-    user: opts.token === undefined ? opts.creds.user : '__token__',
-    password: opts.token ?? opts.creds.password,
+    user: opts.user,
+    password: opts.password,
     ...(child.pid !== undefined ? { pgid: child.pid } : {}),
     async stop() {
       off();
@@ -386,32 +400,7 @@ async function startFloor(opts: { name: string; corpus: Corpus; creds: Credentia
   const tree = join(opts.workDir, 'tree');
   await makeStaticTree(opts.corpus, tree);
   const port = await freePort();
-  const logFile = join(opts.workDir, `${opts.name}.log`);
-  const fd = openSync(logFile, 'a');
-  const args = [
-    '--import',
-    'tsx',
-    join(REPO, 'bench', 'floor-server.ts'),
-    tree,
-    String(port),
-    String(opts.workers),
-    opts.creds.user,
-    opts.creds.password,
-  ];
-  const child = startProcess(process.execPath, args, { cwd: REPO, logFd: fd });
-  closeSync(fd);
-  const off = onCleanup(`server ${opts.name}`, () => stopProcess(child));
-  const url = `http://127.0.0.1:${port}/`;
-  await waitHealthy(url, child, logFile);
-  return {
-    name: opts.name,
-    url,
-    user: opts.creds.user,
-    password: opts.creds.password,
-    ...(child.pid !== undefined ? { pgid: child.pid } : {}),
-    async stop() {
-      off();
-      await stopProcess(child);
-    },
-  };
+  const { user, password } = opts.creds;
+  const args = ['--import', 'tsx', join(REPO, 'bench', 'floor-server.ts'), tree, String(port), String(opts.workers), user, password];
+  return startNodeServer({ name: opts.name, args, port, logDir: opts.workDir, user, password });
 }
