@@ -27,7 +27,9 @@ export type TargetName =
   | 'wheelhouse-before'
   | 'wheelhouse-2w-before'
   | 'fastify-floor'
-  | 'fastify-floor-2w';
+  | 'fastify-floor-2w'
+  | 'node-floor'
+  | 'node-floor-2w';
 export const ALL_TARGETS: TargetName[] = [
   'wheelhouse',
   'wheelhouse-token',
@@ -40,6 +42,8 @@ export const ALL_TARGETS: TargetName[] = [
   'wheelhouse-2w-before',
   'fastify-floor',
   'fastify-floor-2w',
+  'node-floor',
+  'node-floor-2w',
 ];
 export const DEFAULT_TARGETS: TargetName[] = ['wheelhouse', 'wheelhouse-token', 'wheelhouse-2w', 'nginx', 'efs'];
 
@@ -391,16 +395,37 @@ export async function startTarget(
       return startEfs({ corpus: ctx.corpus, creds: ctx.creds, workDir: dir, logDir: dir });
     case 'fastify-floor':
     case 'fastify-floor-2w':
-      return startFloor({ name, corpus: ctx.corpus, creds: ctx.creds, workDir: dir, workers: name === 'fastify-floor' ? 1 : 2 });
+    case 'node-floor':
+    case 'node-floor-2w': {
+      const kind = name.startsWith('node') ? 'node' : 'fastify';
+      return startFloor({ name, kind, corpus: ctx.corpus, creds: ctx.creds, workDir: dir, workers: name.endsWith('-2w') ? 2 : 1 });
+    }
   }
 }
 
-/** bench/floor-server.ts over the static tree nginx serves: what Node and Fastify cost alone. */
-async function startFloor(opts: { name: string; corpus: Corpus; creds: Credentials; workDir: string; workers: number }): Promise<Target> {
+/** bench/floor-server.ts over the static tree nginx serves: what Node's HTTP server, and Fastify on it, cost alone. */
+async function startFloor(opts: {
+  name: string;
+  kind: 'fastify' | 'node';
+  corpus: Corpus;
+  creds: Credentials;
+  workDir: string;
+  workers: number;
+}): Promise<Target> {
   const tree = join(opts.workDir, 'tree');
   await makeStaticTree(opts.corpus, tree);
   const port = await freePort();
   const { user, password } = opts.creds;
-  const args = ['--import', 'tsx', join(REPO, 'bench', 'floor-server.ts'), tree, String(port), String(opts.workers), user, password];
+  const args = [
+    '--import',
+    'tsx',
+    join(REPO, 'bench', 'floor-server.ts'),
+    opts.kind,
+    tree,
+    String(port),
+    String(opts.workers),
+    user,
+    password,
+  ];
   return startNodeServer({ name: opts.name, args, port, logDir: opts.workDir, user, password });
 }

@@ -28,7 +28,7 @@ describe('burst bench, reference profile in miniature', () => {
       '--profile',
       'reference',
       '--targets',
-      'wheelhouse,fastify-floor-2w',
+      'wheelhouse,fastify-floor-2w,node-floor',
       '--clients',
       '60',
       '--out',
@@ -52,8 +52,11 @@ describe('burst bench, reference profile in miniature', () => {
     expect(result.latency.p95).toBeGreaterThan(0);
   });
 
-  it('drives the Fastify floor (two workers, the login checked) through the same burst, and stops it', async () => {
-    const result = JSON.parse(await readFile(join(out, 'reference-fastify-floor-2w-run1.json'), 'utf8'));
+  it.each([
+    ['fastify-floor-2w', 'the Fastify floor, two workers'],
+    ['node-floor', 'the Node floor, no framework'],
+  ])('drives %s (%s, the login checked) through the same burst, and stops it', async (target) => {
+    const result = JSON.parse(await readFile(join(out, `reference-${target}-run1.json`), 'utf8'));
     expect(result.samples).toBe(180);
     expect(result.httpCalls).toBe(240);
     expect(result.failedSamples, JSON.stringify(result.failures)).toBe(0);
