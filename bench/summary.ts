@@ -380,16 +380,17 @@ function staticLimitSection(c: Collected, lines: string[]): void {
   const limitRef = refs.get('nginx-sha');
   const limitCannon = cannons.get('nginx-sha');
   if (!limitRef && !limitCannon) return;
-  const ratio = (a: number, b: number) => `x${(a / Math.max(1e-9, b)).toFixed(2)}`;
+  const ratio = (a: number, b: number) => a / Math.max(1e-9, b);
   const drain = (runs: ReferenceResult[]) => median(runs.flatMap((r) => r.bursts.map((b) => b.drainMs)));
   const cpuMs = (runs: Array<{ serverCpu?: ServerCpu }>) => median(runs.map((r) => r.serverCpu?.ms ?? NaN));
   lines.push('');
   lines.push('## Against the static-file limit (each target / nginx-sha, same run)');
   lines.push('');
   lines.push(
-    '| target | reference p95 | burst drain | server CPU per run | autocannon /simple/ req/s | p99 | autocannon wheel req/s | p99 |',
+    '| target | reference p95 | burst drain | server CPU per run | autocannon /simple/ req/s | p99 ' +
+      '| autocannon wheel req/s | p99 | goals met |',
   );
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   const targets = new Set([...refs.keys(), ...cannons.keys()]);
   targets.delete('nginx-sha');
   for (const target of targets) {
@@ -401,24 +402,32 @@ function staticLimitSection(c: Collected, lines: string[]): void {
         return found ? f(found) : NaN;
       });
     const cannon = (name: string, f: (x: AutocannonResult['cases'][number]) => number) =>
-      a && limitCannon ? ratio(caseOf(a, name, f), caseOf(limitCannon, name, f)) : '';
-    lines.push(
-      row([
-        target,
+      a && limitCannon ? ratio(caseOf(a, name, f), caseOf(limitCannon, name, f)) : NaN;
+    const goals: Array<[string, number, (x: number) => boolean]> = [
+      [
+        'p95',
         r && limitRef
           ? ratio(
               med(r, (x) => x.latency.p95),
               med(limitRef, (x) => x.latency.p95),
             )
-          : '',
-        r && limitRef ? ratio(drain(r), drain(limitRef)) : '',
-        r && limitRef && Number.isFinite(cpuMs(r)) && Number.isFinite(cpuMs(limitRef)) ? ratio(cpuMs(r), cpuMs(limitRef)) : '',
-        cannon('simple', (x) => x.reqPerS),
-        cannon('simple', (x) => x.p99),
-        cannon('package', (x) => x.reqPerS),
-        cannon('package', (x) => x.p99),
-      ]),
-    );
+          : NaN,
+        (x) => x <= 1.3,
+      ],
+      ['drain', r && limitRef ? ratio(drain(r), drain(limitRef)) : NaN, (x) => x <= 1.3],
+      ['CPU', r && limitRef ? ratio(cpuMs(r), cpuMs(limitRef)) : NaN, (x) => x <= 2],
+      ['page req/s', cannon('simple', (x) => x.reqPerS), (x) => x >= 0.7],
+      ['page p99', cannon('simple', (x) => x.p99), (x) => x <= 1.5],
+      ['wheel req/s', cannon('package', (x) => x.reqPerS), (x) => x >= 0.7],
+      ['wheel p99', cannon('package', (x) => x.p99), (x) => x <= 1.5],
+    ];
+    const measured = goals.filter(([, x]) => Number.isFinite(x));
+    const missed = measured.filter(([, x, ok]) => !ok(x)).map(([name]) => name);
+    const verdict =
+      measured.length === 0
+        ? ''
+        : `${measured.length - missed.length} / ${measured.length}${missed.length ? ` (misses ${missed.join(', ')})` : ''}`;
+    lines.push(row([target, ...goals.map(([, x]) => (Number.isFinite(x) ? `x${x.toFixed(2)}` : '')), verdict]));
   }
   lines.push('');
   lines.push('Targets: p95 and drain <= x1.3, CPU <= x2, req/s >= x0.70, p99 <= x1.5.');
